@@ -1,0 +1,1 @@
+"""Dataset-card templates (installed as the ``distillhub_cards`` package)."""

@@ -1,0 +1,1 @@
+"""The ``distillhub`` command line (installed as the ``distillhub_cli`` package)."""

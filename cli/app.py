@@ -1,0 +1,336 @@
+"""``distillhub``: distil, evaluate, inspect and publish single-batch RL datasets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Distil an RL environment into one tiny batch; one SGD step on it gives a policy.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line error and return the exit to raise."""
+    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def run_guarded(fn, *args, **kwargs):
+    """Call ``fn``; user errors become one line on stderr and exit code 1."""
+    from distillhub.errors import DistillhubError
+
+    try:
+        return fn(*args, **kwargs)
+    except DistillhubError as e:
+        raise fail(str(e)) from None
+
+
+def _slug(env_id: str) -> str:
+    return env_id.replace("/", "-")
+
+
+# --------------------------------------------------------------------------- distill
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  distillhub distill                                  # CartPole-v1, 2 samples, into runs/CartPole-v1-2\n\n"
+        "  distillhub distill --env distillhub/CartPoleND-v0 --env-kwargs '{\"n_dims\": 3}' --samples 4 --out runs/nd3\n\n"
+        "  distillhub distill --env Hopper-v5 --samples 64 --time-limit 1800 --out runs/hopper\n\n"
+        "  distillhub distill --out runs/hopper --resume --max-steps 4000000   # continue a run"
+    )
+)
+def distill(
+    env: Annotated[str, typer.Option(help="Gymnasium env id.")] = "CartPole-v1",
+    samples: Annotated[int | None, typer.Option(help="Synthetic samples N (default per env family).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default runs/<env>-<N>).")] = None,
+    env_kwargs: Annotated[str | None, typer.Option(help="JSON kwargs for gymnasium.make, e.g. '{\"n_dims\": 3}'.")] = None,
+    arch: Annotated[str | None, typer.Option(help="Learner spec, e.g. mlp:64-64:tanh or cnn:nature.")] = None,
+    init: Annotated[str | None, typer.Option(help="Init scheme: orthogonal:<out gain> or torch-default.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed; CPU runs with the same seed are identical.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    max_steps: Annotated[int | None, typer.Option(help="Env-step budget (whole run, resumes included).")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="Wall-time budget in seconds (whole run).")] = None,
+    target_return: Annotated[float | None, typer.Option(help="Stop once the worst held-out init reaches this (default: env threshold).")] = None,
+    early_stop: Annotated[bool, typer.Option(help="Stop when the target is reached.")] = True,
+    population: Annotated[int | None, typer.Option(help="Fresh inits per meta-iteration.")] = None,
+    num_envs: Annotated[int | None, typer.Option(help="Parallel envs (a multiple of population).")] = None,
+    vectorization: Annotated[str | None, typer.Option(help="sync or async gymnasium vector envs.")] = None,
+    encoder_layers: Annotated[int | None, typer.Option(help="Atari: conv layers kept as a persistent learned encoder.")] = None,
+    eval_inits: Annotated[int, typer.Option(help="Fresh inits in the final evaluation (0 skips it).")] = 10,
+    checkpoint_every: Annotated[float | None, typer.Option(help="Seconds between checkpoints.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run checkpointed in --out.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing batch in --out.")] = False,
+    push_to: Annotated[str | None, typer.Option(help="Push the result to this Hub dataset repo.")] = None,
+    private: Annotated[bool, typer.Option(help="With --push-to: create the repo private.")] = False,
+    token: Annotated[str | None, typer.Option(help="Hub token for --push-to (default: HF_TOKEN or saved login).")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+):
+    """Distil an environment into a batch with meta-PPO and write it to a folder."""
+    run_guarded(
+        _distill, env, samples, out, env_kwargs, arch, init, seed, device, max_steps, time_limit, target_return,
+        early_stop, population, num_envs, vectorization, encoder_layers, eval_inits, checkpoint_every, resume,
+        overwrite, push_to, private, token, quiet,
+    )  # fmt: skip
+
+
+def _distill(
+    env, samples, out, env_kwargs, arch, init, seed, device, max_steps, time_limit, target_return, early_stop,
+    population, num_envs, vectorization, encoder_layers, eval_inits, checkpoint_every, resume, overwrite,
+    push_to, private, token, quiet,
+):  # fmt: skip
+    from distillhub.batch import SAFETENSORS_FILE, save_folder
+    from distillhub.card import render_card
+    from distillhub.checkpoint import CHECKPOINT_DIR, checkpoint_path, load_checkpoint
+    from distillhub.distill import DistillConfig, Distiller, default_config
+    from distillhub.envs import parse_env_kwargs
+    from distillhub.errors import DistillhubError
+
+    if samples is not None and samples < 1:
+        raise DistillhubError(f"--samples must be at least 1, got {samples}")
+    if resume and overwrite:
+        raise DistillhubError("--resume and --overwrite exclude each other: keep the run or replace it")
+    kwargs = parse_env_kwargs(env_kwargs)
+    overrides = dict(
+        samples=samples, arch=arch, init=init, seed=seed, device=device, max_steps=max_steps,
+        time_limit=time_limit, target_return=target_return, early_stop=early_stop, population=population,
+        num_envs=num_envs, vectorization=vectorization, encoder_layers=encoder_layers,
+        checkpoint_every=checkpoint_every,
+    )  # fmt: skip
+    if resume:
+        if out is None:
+            raise DistillhubError("--resume needs --out, the folder of the run to continue")
+        ckpt = checkpoint_path(out)
+        if not ckpt.is_file():
+            raise DistillhubError(f"no checkpoint in {out}; run without --resume to start a new distillation")
+        _, meta = load_checkpoint(ckpt)
+        cfg = DistillConfig.from_json(meta["config"])
+        if env != cfg.env_id and env != "CartPole-v1":
+            raise DistillhubError(f"{out} holds a {cfg.env_id} run, not {env}; drop --env or pick another --out")
+        # only the budget and the device may change on resume
+        for key in ("max_steps", "time_limit", "device", "target_return", "early_stop", "checkpoint_every"):
+            if key in ("device", "early_stop"):
+                continue
+            if overrides[key] is not None:
+                setattr(cfg, key, overrides[key])
+        cfg.device = device
+        cfg.early_stop = early_stop
+    else:
+        cfg = default_config(env, kwargs, **overrides)
+        out = out or Path("runs") / f"{_slug(env)}-{cfg.samples}"
+        existing = (out / SAFETENSORS_FILE).exists() or checkpoint_path(out).exists()
+        if existing and not overwrite:
+            raise DistillhubError(f"{out} already holds a batch; pass --overwrite to replace it or --resume to continue it")
+        if out.exists() and not out.is_dir():
+            raise DistillhubError(f"{out} is a file; pass a folder for --out")
+        if overwrite:
+            shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
+
+    distiller = Distiller(cfg, out, resume=resume)
+    if resume:
+        console.print(f"Resuming {cfg.env_id} from step {distiller.global_step:,} (iteration {distiller.iteration}).")
+    console.print(
+        f"Distilling [bold]{cfg.env_id}[/] into {cfg.samples} samples on {distiller.device} "
+        f"(learner {cfg.arch}, population {cfg.population}, {cfg.num_envs} envs) -> {out}",
+        highlight=False,
+    )
+    try:
+        batch = _run_with_progress(distiller, quiet)
+    except KeyboardInterrupt:
+        batch = distiller.best_batch()
+        batch.extra["training"] = distiller.training_summary()
+        save_folder(batch, out, render_card(batch, push_to))
+        distiller.close()
+        err_console.print(f"Interrupted: checkpoint and current batch saved in {out}; continue with --resume --out {out}")
+        raise typer.Exit(130) from None
+    batch.extra["training"] = distiller.training_summary()
+    distiller.close()
+    if eval_inits > 0:
+        from distillhub.evaluate import evaluate
+
+        result = evaluate(batch, inits=eval_inits, episodes=2, seed=0, device="cpu")
+        batch.extra["eval"] = result.summary()
+        _print_eval(result)
+    save_folder(batch, out, render_card(batch, push_to))
+    t = batch.extra["training"]
+    console.print(
+        f"Wrote {out} ({batch.num_samples} samples, lr {batch.learning_rate:.4g}) after {t['env_steps']:,} env steps "
+        f"in {t['wall_time_s']} s; stop: {t['stop_reason']}.",
+        highlight=False,
+    )
+    if push_to:
+        from distillhub.hub import push_folder
+
+        info = push_folder(out, push_to, private=private, token=token)
+        console.print(f"Pushed to {info['url']} (commit {info['commit']})", highlight=False)
+
+
+def _run_with_progress(distiller, quiet: bool):
+    if quiet or not sys.stdout.isatty():
+        last = {"t": -1e9}
+
+        def log(s):
+            # a line every ~10 s keeps logs of long runs readable
+            if s.elapsed - last["t"] >= 10:
+                last["t"] = s.elapsed
+                ev = "" if s.eval_min is None else f" eval min/mean {s.eval_min:.1f}/{s.eval_mean:.1f}"
+                print(f"iter {s.iteration} steps {s.global_step:,} ({s.steps_per_second:,.0f}/s) lr {s.learning_rate:.4g}{ev}", flush=True)
+
+        return distiller.run(None if quiet else log)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    cfg = distiller.cfg
+    state = {"eval": "-"}
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} steps"),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(cfg.env_id, total=cfg.max_steps, completed=distiller.global_step, info="")
+
+        def update(s):
+            if s.eval_min is not None:
+                state["eval"] = f"{s.eval_min:.0f}/{s.eval_mean:.0f}"
+            info = (
+                f"iter {s.iteration} · {s.steps_per_second:,.0f} steps/s · eval min/mean {state['eval']} · "
+                f"lr {s.learning_rate:.3g}"
+            )
+            progress.update(task, completed=s.global_step, info=info)
+
+        return distiller.run(update)
+
+
+# --------------------------------------------------------------------------- eval / info / card
+
+
+def _print_eval(result) -> None:
+    table = Table(title=f"{result.env_id}: one step from {len(result.per_init)} fresh inits ({result.architecture})")
+    for col in ("mean", "std", "min", "max"):
+        table.add_column(col, justify="right")
+    if result.threshold is not None:
+        table.add_column(f"inits ≥ {result.threshold:g}", justify="right")
+    if result.reference is not None:
+        table.add_column(f"% of PPO ({result.reference:g})", justify="right")
+    row = [f"{v:.1f}" for v in (result.mean, result.std, result.min, result.max)]
+    if result.threshold is not None:
+        row.append(f"{result.solved_fraction * 100:.0f} %")
+    if result.reference is not None:
+        pct = result.percent_of_reference
+        row.append("-" if pct is None else f"{pct:.1f} %")
+    table.add_row(*row)
+    console.print(table)
+
+
+@app.command(
+    name="eval",
+    epilog=(
+        "Examples:\n\n"
+        "  distillhub eval runs/CartPole-v1-2 --inits 20\n\n"
+        "  distillhub eval runs/CartPole-v1-2 --arch mlp:256-256:tanh     # teach another width\n\n"
+        "  distillhub eval user/cartpole-2 --revision main --json"
+    ),
+)
+def eval_cmd(
+    source: Annotated[str, typer.Argument(help="Batch folder or Hub dataset repo id.")],
+    inits: Annotated[int, typer.Option(help="Fresh learner inits.")] = 20,
+    episodes: Annotated[int, typer.Option(help="Episodes per init.")] = 5,
+    arch: Annotated[str | None, typer.Option(help="Teach another architecture than the recorded one.")] = None,
+    seed: Annotated[int, typer.Option(help="Selects the inits and env seeds (never those of training).")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+    revision: Annotated[str | None, typer.Option(help="Hub revision (branch, tag, commit).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    update_card: Annotated[bool, typer.Option(help="Store the result in a local folder's batch and card.")] = False,
+):
+    """Evaluate a batch: K fresh inits, one step each, E greedy episodes in the real env."""
+
+    def _eval():
+        from distillhub.distill import resolve_device
+        from distillhub.evaluate import evaluate
+        from distillhub.loader import load_batch
+
+        batch = load_batch(source, revision=revision)
+        result = evaluate(batch, inits=inits, episodes=episodes, arch=arch, seed=seed, device=resolve_device(device))
+        if as_json:
+            print(json.dumps({**result.summary(), "per_init": result.per_init}))
+        else:
+            _print_eval(result)
+        if update_card:
+            from distillhub.batch import save_folder
+            from distillhub.card import render_card
+            from distillhub.errors import DistillhubError
+            from distillhub.loader import is_local
+
+            if not is_local(source):
+                raise DistillhubError("--update-card needs a local folder; download it or re-push after updating")
+            batch.extra["eval"] = result.summary()
+            save_folder(batch, source, render_card(batch))
+
+    run_guarded(_eval)
+
+
+@app.command(epilog="Examples:\n\n  distillhub info runs/CartPole-v1-2\n\n  distillhub info user/cartpole-2")
+def info(
+    source: Annotated[str, typer.Argument(help="Batch folder or Hub dataset repo id.")],
+    revision: Annotated[str | None, typer.Option(help="Hub revision (branch, tag, commit).")] = None,
+):
+    """Print a batch's card summary: env, shapes, learner, learning rate, results."""
+
+    def _info():
+        from distillhub.card import card_block
+        from distillhub.loader import load_batch
+
+        batch = load_batch(source, revision=revision)
+        block = card_block(batch)
+        table = Table(title=f"{source}", show_header=False)
+        table.add_column("field", style="bold")
+        table.add_column("value")
+        for key, value in block.items():
+            table.add_row(key, json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+        console.print(table)
+
+    run_guarded(_info)
+
+
+@app.command(epilog="Example:\n\n  distillhub card runs/CartPole-v1-2 --repo-id user/cartpole-2")
+def card(
+    folder: Annotated[Path, typer.Argument(help="Batch folder.")],
+    repo_id: Annotated[str | None, typer.Option(help="Hub id shown in the card's snippets.")] = None,
+):
+    """Re-render a folder's README.md dataset card from its batch."""
+
+    def _card():
+        from distillhub.batch import CARD_FILE, load_folder, save_folder
+        from distillhub.card import render_card
+
+        batch = load_folder(folder)
+        save_folder(batch, folder, render_card(batch, repo_id))
+        console.print(f"Wrote {folder / CARD_FILE}")
+
+    run_guarded(_card)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""distillhub: distil a reinforcement-learning environment into one tiny synthetic batch.
+
+One SGD step on the batch, from a fresh random init, gives a working policy.
+"""
+
+__version__ = "0.1.0"
+
+from distillhub.batch import Batch, load_folder, save_folder  # noqa: E402
+from distillhub.distill import DistillConfig, Distiller, default_config, distill  # noqa: E402
+from distillhub.errors import DistillhubError  # noqa: E402
+from distillhub.learners import build_learner, reinit_  # noqa: E402
+from distillhub.onestep import one_step, step_params  # noqa: E402
+
+__all__ = [
+    "Batch",
+    "DistillConfig",
+    "Distiller",
+    "DistillhubError",
+    "__version__",
+    "build_learner",
+    "default_config",
+    "distill",
+    "load_folder",
+    "one_step",
+    "reinit_",
+    "save_folder",
+    "step_params",
+]

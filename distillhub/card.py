@@ -1,0 +1,97 @@
+"""The dataset card: rendered from ``cards/dataset_card.md`` through huggingface_hub's
+``DatasetCard``/``DatasetCardData`` (the YAML front matter is never written by hand)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from distillhub.batch import FORMAT, Batch
+from distillhub.errors import DistillhubError
+
+
+def _architecture_text(spec: str) -> str:
+    if spec.startswith("mlp:"):
+        _, hidden, act = spec.split(":")
+        sizes = [h for h in hidden.split("-") if h]
+        if not sizes:
+            return "one linear layer"
+        return f"a fully connected net with hidden layers {', '.join(sizes)} and {act} activations, linear output"
+    if spec == "cnn:nature":
+        return "the DQN Nature CNN (conv 32×8×8/4, 64×4×4/2, 64×3×3/1, dense 512, ReLU), linear output"
+    return spec
+
+
+def card_block(batch: Batch) -> dict:
+    """The ``distillhub:`` block of the card's front matter."""
+    md = batch.metadata()
+    block = {k: md[k] for k in ("format", "env_id", "action_space", "architecture", "init", "inner_loss", "distillhub_version")}
+    block["env_kwargs"] = batch.env_kwargs
+    block["learning_rate"] = float(batch.learning_rate)
+    block["num_samples"] = batch.num_samples
+    block["observation_shape"] = list(batch.obs_shape)
+    block["n_outputs"] = batch.n_outputs
+    block["obs_normalised"] = batch.obs_mean is not None
+    block["persistent_encoder"] = sorted(batch.encoder) if batch.encoder else []
+    if "eval" in batch.extra:
+        block["eval"] = batch.extra["eval"]
+    if "training" in batch.extra:
+        block["training"] = batch.extra["training"]
+    return block
+
+
+def render_card(batch: Batch, repo_id: str | None = None) -> str:
+    """Render the dataset card of ``batch`` as Markdown with YAML front matter.
+
+    Args:
+        batch: The batch the card describes.
+        repo_id: Hub id to show in the loading snippets (a placeholder if unknown).
+    """
+    env_tag = batch.env_id.replace("/", "-")
+    data = DatasetCardData(
+        license="mit",
+        pretty_name=f"distillhub {batch.env_id} ({batch.num_samples} samples)",
+        tags=["distillhub", "reinforcement-learning", "dataset-distillation", env_tag],
+        task_categories=["reinforcement-learning"],
+        size_categories=["n<1K"],
+        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*.parquet"}]}],
+        distillhub=card_block(batch),
+    )
+    template = resources.files("distillhub_cards").joinpath("dataset_card.md").read_text(encoding="utf-8")
+    card = DatasetCard.from_template(
+        data,
+        template_str=template,
+        pretty_name=data.pretty_name,
+        repo_id=repo_id or "<user>/<repo>",
+        env_id=batch.env_id,
+        env_kwargs_text=json.dumps(batch.env_kwargs) if batch.env_kwargs else "",
+        action_space=batch.action_space,
+        num_samples=batch.num_samples,
+        obs_shape=list(batch.obs_shape),
+        architecture=batch.architecture,
+        architecture_text=_architecture_text(batch.architecture),
+        init=batch.init,
+        learning_rate=f"{batch.learning_rate:.6g}",
+        normalised=batch.obs_mean is not None,
+        encoder=bool(batch.encoder),
+        eval=batch.extra.get("eval"),
+        training=batch.extra.get("training"),
+    )
+    return str(card)
+
+
+def read_card_block(text: str) -> dict:
+    """The ``distillhub:`` block of a rendered card.
+
+    Raises:
+        DistillhubError: The card has no such block.
+    """
+    try:
+        block = DatasetCard(text).data.to_dict().get("distillhub")
+    except Exception as e:  # malformed YAML raises several types
+        raise DistillhubError(f"the dataset card cannot be parsed ({type(e).__name__}); re-render it with 'distillhub card'") from None
+    if not isinstance(block, dict) or block.get("format") != FORMAT:
+        raise DistillhubError("the dataset card has no distillhub block; re-render it with 'distillhub card'")
+    return block

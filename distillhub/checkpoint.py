@@ -1,0 +1,67 @@
+"""Checkpoints of a distillation run: safetensors for tensors, JSON for the rest (no pickle)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from distillhub.errors import DistillhubError
+
+CHECKPOINT_DIR = ".distillhub"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+
+
+def checkpoint_path(out_dir: str | Path) -> Path:
+    """Where a run writing to ``out_dir`` keeps its checkpoint."""
+    return Path(out_dir) / CHECKPOINT_DIR / CHECKPOINT_FILE
+
+
+def optimizer_to_flat(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """Split an optimizer state dict into tensors (for safetensors) and JSON."""
+    sd = opt.state_dict()
+    tensors = {
+        f"{prefix}.{idx}.{key}": value
+        for idx, state in sd["state"].items()
+        for key, value in state.items()
+        if isinstance(value, torch.Tensor)
+    }
+    return tensors, {"param_groups": sd["param_groups"], "state_keys": {str(i): list(s) for i, s in sd["state"].items()}}
+
+
+def optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict, prefix: str) -> None:
+    """Inverse of :func:`optimizer_to_flat`."""
+    state = {
+        int(i): {k: tensors[f"{prefix}.{i}.{k}"] for k in keys} for i, keys in meta["state_keys"].items()
+    }
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Write tensors + JSON-able ``meta`` atomically (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".ckpt.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        flat = {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}  # clone: views share memory
+        save_file(flat, tmp, metadata={"state": json.dumps(meta)})
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a checkpoint written by :func:`save_checkpoint`."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {})["state"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as e:
+        raise DistillhubError(f"checkpoint {path} is unreadable ({e}); start over with --overwrite") from None
+    return tensors, meta

@@ -1,0 +1,614 @@
+"""Meta-PPO: learn a batch (x, y, lr) such that one SGD step from a fresh init is a good policy.
+
+Every meta-iteration:
+
+1. draw ``population`` fresh learner inits θ0 (never reused);
+2. take the one step on the batch, θ1 = θ0 − lr·∇mse(f_θ0(x), y), for each (``vmap``);
+3. roll out the post-step learners, each in its own slice of the vectorised envs;
+4. compute GAE advantages with a persistent critic (not part of the batch);
+5. minimise PPO's clipped surrogate of the post-step learners for a few epochs; each
+   minibatch re-takes the one step, so the gradient flows through it into x, y, lr
+   (and the continuous policy's log-std, and a persistent encoder if there is one).
+
+A new population each iteration makes the batch work for inits it never saw.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.func import vmap
+
+from distillhub.batch import Batch, normalize
+from distillhub.checkpoint import (
+    checkpoint_path,
+    load_checkpoint,
+    optimizer_from_flat,
+    optimizer_to_flat,
+    save_checkpoint,
+)
+from distillhub.envs import EnvInfo, env_info, make_vector_env
+from distillhub.errors import DistillhubError
+from distillhub.learners import DEFAULT_CNN, DEFAULT_INIT, DEFAULT_MLP, build_learner, check_init, fresh_params, population_forward, reinit_
+from distillhub.onestep import step_params
+from distillhub.rl import (
+    RewardScaler,
+    RunningMeanStd,
+    compute_gae,
+    greedy_actions,
+    log_prob_entropy,
+    ppo_clip_loss,
+    sample_actions,
+)
+
+
+@dataclass
+class DistillConfig:
+    """Everything that defines a distillation run. See :func:`default_config` for the
+    per-family defaults; every field can be overridden."""
+
+    env_id: str = "CartPole-v1"
+    env_kwargs: dict = field(default_factory=dict)
+    samples: int = 2
+    arch: str = DEFAULT_MLP
+    init: str = DEFAULT_INIT
+    seed: int = 0
+    device: str = "auto"
+    # budget (whichever comes first; both count the whole run across resumes)
+    max_steps: int = 3_000_000
+    time_limit: float | None = None
+    # stop early once the worst of `eval_inits` held-out inits reaches `target_return`
+    # in `patience` evaluations in a row (None: the env's reward threshold, if any)
+    target_return: float | None = None
+    early_stop: bool = True
+    patience: int = 2
+    # meta-PPO
+    population: int = 8
+    num_envs: int = 256
+    rollout_steps: int = 32
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    meta_lr: float = 3e-3
+    critic_lr: float = 1e-3
+    critic_arch: str = DEFAULT_MLP
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_coef: float = 0.2
+    ent_coef: float = 0.0
+    max_grad_norm: float = 0.5
+    # the batch at the start
+    x_init_std: float = 1.0
+    init_lr: float = 0.1
+    init_log_std: float = -0.5
+    # normalisation
+    obs_norm: bool = False
+    reward_norm: bool = False
+    # rollouts, evaluation, checkpoints
+    vectorization: str = "sync"
+    eval_every: int = 10
+    eval_inits: int = 16
+    eval_episodes: int = 2
+    checkpoint_every: float = 120.0
+    encoder_layers: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> DistillConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+FAMILY_DEFAULTS: dict[str, dict] = {
+    "cartpole": {},
+    "generic": dict(num_envs=64, rollout_steps=128, population=4, eval_inits=8, eval_every=10),
+    "mujoco": dict(
+        samples=64, population=4, num_envs=16, rollout_steps=256, update_epochs=10, num_minibatches=8,
+        meta_lr=3e-3, critic_lr=3e-4, obs_norm=True, reward_norm=True, init_lr=0.1,
+        eval_inits=4, eval_episodes=1, eval_every=10, max_steps=1_000_000, ent_coef=0.0,
+    ),
+    "atari": dict(
+        samples=4, arch=DEFAULT_CNN, critic_arch=DEFAULT_CNN, population=2, num_envs=8, rollout_steps=128,
+        update_epochs=4, num_minibatches=4, meta_lr=1e-3, critic_lr=2.5e-4, ent_coef=0.01, init_lr=0.1,
+        eval_inits=2, eval_episodes=1, eval_every=20, max_steps=10_000_000, x_init_std=0.5,
+    ),
+}
+
+
+def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> DistillConfig:
+    """A config with the defaults of ``env_id``'s family, then ``overrides`` applied.
+
+    Overrides whose value is ``None`` are ignored, so CLI options can be passed as they are.
+    """
+    from distillhub.envs import family_of
+
+    values = dict(FAMILY_DEFAULTS[family_of(env_id)])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return DistillConfig(env_id=env_id, env_kwargs=dict(env_kwargs or {}), **values)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DistillhubError("--device cuda was asked for but no CUDA GPU is visible; use --device auto or cpu")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise DistillhubError(f"unknown device '{name}'; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+@dataclass
+class IterationStats:
+    """What one meta-iteration reports (shown by the progress bar)."""
+
+    iteration: int
+    global_step: int
+    elapsed: float
+    steps_per_second: float
+    learning_rate: float
+    train_return: float | None
+    eval_mean: float | None
+    eval_min: float | None
+    pg_loss: float
+    value_loss: float
+
+
+def validate_config(cfg: DistillConfig) -> None:
+    """One-line errors for configurations that cannot run."""
+    if cfg.samples < 1:
+        raise DistillhubError(f"--samples must be at least 1, got {cfg.samples}")
+    if cfg.population < 1 or cfg.num_envs % cfg.population:
+        raise DistillhubError(f"num_envs ({cfg.num_envs}) must be a positive multiple of population ({cfg.population})")
+    if (cfg.num_envs // cfg.population * cfg.rollout_steps) % cfg.num_minibatches:
+        raise DistillhubError("rollout_steps * num_envs / population must be divisible by num_minibatches")
+    if cfg.max_steps < 1:
+        raise DistillhubError(f"--max-steps must be positive, got {cfg.max_steps}")
+    if cfg.time_limit is not None and cfg.time_limit <= 0:
+        raise DistillhubError(f"--time-limit must be positive, got {cfg.time_limit}")
+    if cfg.vectorization not in ("sync", "async"):
+        raise DistillhubError(f"vectorization must be sync or async, got '{cfg.vectorization}'")
+    check_init(cfg.init)
+
+
+class Distiller:
+    """A meta-PPO run; :meth:`run` trains and returns the batch.
+
+    Args:
+        config: The run's configuration.
+        out_dir: Where checkpoints go (``<out_dir>/.distillhub/``); ``None`` disables them.
+        resume: Continue from the checkpoint in ``out_dir``.
+    """
+
+    def __init__(self, config: DistillConfig, out_dir: str | Path | None = None, resume: bool = False):
+        validate_config(config)
+        self.cfg = cfg = config
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.device = resolve_device(cfg.device)
+        self.info: EnvInfo = env_info(cfg.env_id, cfg.env_kwargs)
+        self.continuous = self.info.action_space == "continuous"
+        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.init_gen = torch.Generator().manual_seed(cfg.seed + 1)  # CPU: inits are drawn on CPU
+
+        obs_shape, n_out = self.info.obs_shape, self.info.n_outputs
+        self.learner = build_learner(cfg.arch, obs_shape, n_out).to(self.device)
+        self.template = build_learner(cfg.arch, obs_shape, n_out)  # CPU copy to draw inits in
+        reinit_(self.template, cfg.init, torch.Generator().manual_seed(cfg.seed + 2))
+        self.encoder_names = self._encoder_names(cfg.encoder_layers)
+
+        # the learnable batch; x lives in the learner's input space (normalised if obs_norm)
+        g = torch.Generator().manual_seed(cfg.seed + 3)
+        x0 = torch.randn((cfg.samples, *obs_shape), generator=g) * cfg.x_init_std
+        self.x = nn.Parameter(x0.to(self.device))
+        self.y = nn.Parameter(torch.zeros(cfg.samples, n_out, device=self.device))
+        self.log_lr = nn.Parameter(torch.tensor(math.log(cfg.init_lr), device=self.device))
+        meta_params = [self.x, self.y, self.log_lr]
+        self.log_std = None
+        if self.continuous:
+            self.log_std = nn.Parameter(torch.full((n_out,), cfg.init_log_std, device=self.device))
+            meta_params.append(self.log_std)
+        self.encoder = {
+            n: nn.Parameter(p.detach().clone().to(self.device))
+            for n, p in self.template.named_parameters()
+            if n in self.encoder_names
+        }
+        meta_params += list(self.encoder.values())
+        self.meta_params = meta_params
+        self.meta_opt = torch.optim.Adam(meta_params, lr=cfg.meta_lr, eps=1e-5)
+
+        self.critic = build_learner(cfg.critic_arch, obs_shape, 1)
+        reinit_(self.critic, "orthogonal:1.0", torch.Generator().manual_seed(cfg.seed + 4))
+        self.critic.to(self.device)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, eps=1e-5)
+
+        self.obs_rms = RunningMeanStd(obs_shape, self.device) if cfg.obs_norm else None
+        self.env = make_vector_env(
+            self.info, cfg.num_envs, device=self.device, seed=cfg.seed, vectorization=cfg.vectorization
+        )
+        self.reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma, self.device) if cfg.reward_norm else None
+        self._eval_env = None
+
+        self.iteration = 0
+        self.global_step = 0
+        self.elapsed = 0.0
+        self.eval_history: list[dict] = []
+        self.best: dict | None = None  # snapshot of the best batch by (worst init, mean)
+        self._streak = 0
+        self.recent_returns: list[float] = []
+        if resume:
+            self._load()
+        self.target = cfg.target_return if cfg.target_return is not None else self.info.reward_threshold
+
+    # ------------------------------------------------------------------ helpers
+
+    def _encoder_names(self, layers: int) -> set[str]:
+        """Parameter names of the first ``layers`` conv layers (a persistent encoder)."""
+        if layers <= 0:
+            return set()
+        convs = [name for name, m in self.template.named_modules() if isinstance(m, nn.Conv2d)]
+        if layers > len(convs):
+            raise DistillhubError(f"--encoder-layers {layers} exceeds the {len(convs)} conv layers of {self.cfg.arch}")
+        return {f"{name}.{p}" for name in convs[:layers] for p in ("weight", "bias")}
+
+    def _obs_stats(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        if self.obs_rms is None:
+            return None, None
+        return self.obs_rms.mean.float(), self.obs_rms.std().float()
+
+    def _fresh_inits(self, count: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        stacked = fresh_params(self.template, self.cfg.init, generator, count)
+        return {k: v.to(self.device) for k, v in stacked.items() if k not in self.encoder_names}
+
+    def _step_population(self, theta0: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The one step for every init of the population, differentiable in the batch."""
+        x, y, lr, enc = self.x, self.y, self.log_lr.exp(), self.encoder
+        return vmap(lambda p: step_params(self.learner, p, x, y, lr, enc))(theta0)
+
+    def _forward_population(self, theta: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+        """Outputs of each init on its own observations: obs [P, B, ...] -> [P, B, n_out]."""
+        return population_forward(self.learner, {**self.encoder, **theta}, obs)
+
+    def _prep_obs(self, obs: torch.Tensor) -> torch.Tensor:
+        mean, std = self._obs_stats()
+        return normalize(obs, mean, std)
+
+    # ------------------------------------------------------------------ evaluation
+
+    @torch.no_grad()
+    def quick_eval(self) -> torch.Tensor:
+        """Greedy return of the current batch for ``eval_inits`` fixed held-out inits.
+
+        The inits come from their own generator (seed + 1000), never used in training.
+
+        Returns:
+            Mean return per init, shape [eval_inits].
+        """
+        cfg = self.cfg
+        k, e = cfg.eval_inits, cfg.eval_episodes
+        theta = self._step_population(self._fresh_inits(k, torch.Generator().manual_seed(cfg.seed + 1000)))
+        if self._eval_env is None:
+            self._eval_env = make_vector_env(
+                self.info, k * e, device=self.device, seed=cfg.seed + 1000, vectorization=cfg.vectorization
+            )
+        env = self._eval_env
+        if hasattr(env, "generator"):
+            env.generator.manual_seed(cfg.seed + 1000)
+        obs = env.reset()
+        first = torch.full((k * e,), float("nan"))
+        returns = torch.zeros(k * e)
+        limit = self.info.max_episode_steps or 10_000
+        for _ in range(limit + 1):
+            out = self._forward_population(theta, self._prep_obs(obs).view(k, e, *self.info.obs_shape))
+            actions = greedy_actions(out.reshape(k * e, -1), self.continuous)
+            obs, reward, terminated, truncated, _ = env.step(actions)
+            returns += reward.cpu()
+            done = (terminated | truncated).cpu() & first.isnan()
+            first[done] = returns[done]
+            returns[(terminated | truncated).cpu()] = 0
+            if not bool(first.isnan().any()):
+                break
+        first = torch.where(first.isnan(), returns, first)
+        return first.view(k, e).mean(1)
+
+    # ------------------------------------------------------------------ the batch
+
+    def current_batch(self) -> Batch:
+        """The batch as it stands, in raw observation units."""
+        return self._batch_from(self._snapshot())
+
+    def _snapshot(self) -> dict[str, torch.Tensor]:
+        snap = {
+            "x": self.x.detach().clone(),
+            "y": self.y.detach().clone(),
+            "log_lr": self.log_lr.detach().clone(),
+        }
+        if self.log_std is not None:
+            snap["log_std"] = self.log_std.detach().clone()
+        mean, std = self._obs_stats()
+        if mean is not None:
+            snap["obs_mean"], snap["obs_std"] = mean.clone(), std.clone()
+        snap.update({f"encoder.{k}": v.detach().clone() for k, v in self.encoder.items()})
+        return snap
+
+    def _batch_from(self, snap: dict[str, torch.Tensor]) -> Batch:
+        mean, std = snap.get("obs_mean"), snap.get("obs_std")
+        obs = snap["x"] if mean is None else snap["x"] * std + mean
+        return Batch(
+            observations=obs.cpu(),
+            targets=snap["y"].cpu(),
+            learning_rate=float(snap["log_lr"].exp()),
+            env_id=self.cfg.env_id,
+            env_kwargs=self.cfg.env_kwargs,
+            action_space=self.info.action_space,
+            architecture=self.cfg.arch,
+            init=self.cfg.init,
+            obs_mean=None if mean is None else mean.cpu(),
+            obs_std=None if std is None else std.cpu(),
+            log_std=snap["log_std"].cpu() if "log_std" in snap else None,
+            encoder={k[len("encoder."):]: v.cpu() for k, v in snap.items() if k.startswith("encoder.")},
+        )
+
+    def best_batch(self) -> Batch:
+        """The best batch seen by the periodic evaluation (the current one if none)."""
+        return self._batch_from(self.best["snapshot"]) if self.best else self.current_batch()
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save(self) -> None:
+        """Write a checkpoint that :meth:`__init__` with ``resume=True`` continues bit for bit."""
+        if self.out_dir is None:
+            return
+        tensors = {f"snap.{k}": v for k, v in self._snapshot().items()}
+        tensors.update({f"critic.{k}": v for k, v in self.critic.state_dict().items()})
+        meta_t, meta_j = optimizer_to_flat(self.meta_opt, "meta_opt")
+        crit_t, crit_j = optimizer_to_flat(self.critic_opt, "critic_opt")
+        tensors.update(meta_t)
+        tensors.update(crit_t)
+        tensors["rng.gen"] = self.gen.get_state()
+        tensors["rng.init_gen"] = self.init_gen.get_state()
+        if self.obs_rms is not None:
+            tensors.update(self.obs_rms.state_dict("obs_rms"))
+        if self.reward_scaler is not None:
+            tensors.update(self.reward_scaler.rms.state_dict("rew_rms"))
+            tensors["rew_ret"] = self.reward_scaler.ret
+        if hasattr(self.env, "state_dict"):
+            tensors.update({f"env.{k}": v for k, v in self.env.state_dict().items()})
+            tensors["env.obs"] = self._obs
+        if self.best:
+            tensors.update({f"best.{k}": v for k, v in self.best["snapshot"].items()})
+        meta = {
+            "config": self.cfg.to_json(),
+            "iteration": self.iteration,
+            "global_step": self.global_step,
+            "elapsed": self.elapsed,
+            "eval_history": self.eval_history,
+            "best": {k: v for k, v in self.best.items() if k != "snapshot"} if self.best else None,
+            "streak": self._streak,
+            "meta_opt": meta_j,
+            "critic_opt": crit_j,
+        }
+        save_checkpoint(checkpoint_path(self.out_dir), tensors, meta)
+
+    def _load(self) -> None:
+        path = checkpoint_path(self.out_dir)
+        if not path.is_file():
+            raise DistillhubError(f"no checkpoint at {path}; run without --resume to start a new distillation")
+        t, meta = load_checkpoint(path)
+        dev = self.device
+        with torch.no_grad():
+            self.x.copy_(t["snap.x"])
+            self.y.copy_(t["snap.y"])
+            self.log_lr.copy_(t["snap.log_lr"])
+            if self.log_std is not None:
+                self.log_std.copy_(t["snap.log_std"])
+            for k, p in self.encoder.items():
+                p.copy_(t[f"snap.encoder.{k}"])
+        self.critic.load_state_dict({k[len("critic."):]: v for k, v in t.items() if k.startswith("critic.")})
+        optimizer_from_flat(self.meta_opt, t, meta["meta_opt"], "meta_opt")
+        optimizer_from_flat(self.critic_opt, t, meta["critic_opt"], "critic_opt")
+        self.gen.set_state(t["rng.gen"])
+        self.init_gen.set_state(t["rng.init_gen"])
+        if self.obs_rms is not None:
+            self.obs_rms.load_state_dict(t, "obs_rms")
+        if self.reward_scaler is not None:
+            self.reward_scaler.rms.load_state_dict(t, "rew_rms")
+            self.reward_scaler.ret = t["rew_ret"].to(dev)
+        if hasattr(self.env, "load_state_dict"):
+            self.env.load_state_dict({k[len("env."):]: v for k, v in t.items() if k.startswith("env.") and k != "env.obs"})
+            self._obs = t["env.obs"].to(dev)
+        self.iteration = meta["iteration"]
+        self.global_step = meta["global_step"]
+        self.elapsed = meta["elapsed"]
+        self.eval_history = meta["eval_history"]
+        self._streak = meta["streak"]
+        if meta["best"]:
+            snap = {k[len("best."):]: v.to(dev) for k, v in t.items() if k.startswith("best.")}
+            self.best = {**meta["best"], "snapshot": snap}
+        self.resumed_from = self.global_step
+
+    # ------------------------------------------------------------------ the loop
+
+    def _done(self) -> str | None:
+        cfg = self.cfg
+        if self.global_step >= cfg.max_steps:
+            return "max-steps"
+        if cfg.time_limit is not None and self.elapsed >= cfg.time_limit:
+            return "time-limit"
+        if cfg.early_stop and self.target is not None and self._streak >= cfg.patience:
+            return "target-reached"
+        return None
+
+    def _record_eval(self) -> tuple[float, float]:
+        per_init = self.quick_eval()
+        worst, mean = float(per_init.min()), float(per_init.mean())
+        self.eval_history.append({"step": self.global_step, "min": worst, "mean": mean})
+        if self.best is None or (worst, mean) >= (self.best["min"], self.best["mean"]):
+            self.best = {"min": worst, "mean": mean, "step": self.global_step, "snapshot": self._snapshot()}
+        if self.target is not None and worst >= self.target:
+            self._streak += 1
+        else:
+            self._streak = 0
+        return worst, mean
+
+    def run(self, callback=None) -> Batch:
+        """Train until the budget is spent or the target is reached.
+
+        Args:
+            callback: Called with an :class:`IterationStats` after every meta-iteration.
+
+        Returns:
+            The best batch seen by the periodic held-out evaluation.
+
+        Raises:
+            KeyboardInterrupt: After writing a checkpoint, so ``--resume`` can continue.
+        """
+        cfg, info, device = self.cfg, self.info, self.device
+        P, E, T = cfg.population, cfg.num_envs, cfg.rollout_steps
+        Ep = E // P
+        shape = info.obs_shape
+        obs_buf = torch.zeros((T, E, *shape), device=device)
+        act_buf = torch.zeros((T, E, info.n_outputs) if self.continuous else (T, E), device=device)
+        logp_buf = torch.zeros((T, E), device=device)
+        rew_buf = torch.zeros((T, E), device=device)
+        done_buf = torch.zeros((T, E), device=device)
+        val_buf = torch.zeros((T, E), device=device)
+        if not hasattr(self, "_obs"):
+            self._obs = self.env.reset()
+        last_save = time.monotonic()
+        try:
+            while self._done() is None:
+                t0 = time.monotonic()
+                self.iteration += 1
+                theta0 = self._fresh_inits(P, self.init_gen)
+
+                # --- roll out the post-step learners (no graph needed here)
+                raw_obs = []
+                with torch.no_grad():
+                    theta1 = self._step_population(theta0)
+                    for t in range(T):
+                        raw_obs.append(self._obs)
+                        obs = self._prep_obs(self._obs)
+                        obs_buf[t] = obs
+                        out = self._forward_population(theta1, obs.view(P, Ep, *shape)).reshape(E, -1)
+                        action, logp = sample_actions(out, self.log_std, self.gen)
+                        val_buf[t] = self.critic(obs).squeeze(-1)
+                        self._obs, reward, terminated, truncated, finished = self.env.step(action)
+                        done = terminated | truncated
+                        if self.reward_scaler is not None:
+                            reward = self.reward_scaler(reward, done)
+                        act_buf[t], logp_buf[t], rew_buf[t], done_buf[t] = action, logp, reward, done
+                        self.recent_returns = (self.recent_returns + finished.tolist())[-100:]
+                    next_value = self.critic(self._prep_obs(self._obs)).squeeze(-1)
+                    advantages, returns = compute_gae(
+                        rew_buf, val_buf, done_buf, next_value, cfg.gamma, cfg.gae_lambda
+                    )
+                    if self.obs_rms is not None:
+                        self.obs_rms.update(torch.stack(raw_obs))
+
+                # --- PPO through the one step; [T, E] -> [P, T*Ep] so each init keeps its own data
+                def per_init(t: torch.Tensor) -> torch.Tensor:
+                    t = t.view(T, P, Ep, *t.shape[2:]).transpose(0, 1)
+                    return t.reshape(P, T * Ep, *t.shape[3:])
+
+                b_obs, b_act, b_logp = per_init(obs_buf), per_init(act_buf), per_init(logp_buf)
+                b_adv, b_ret = per_init(advantages), per_init(returns)
+                mb_size = T * Ep // cfg.num_minibatches
+                for _ in range(cfg.update_epochs):
+                    perm = torch.randperm(T * Ep, generator=self.gen, device=device)
+                    for start in range(0, T * Ep, mb_size):
+                        mb = perm[start : start + mb_size]
+                        theta1 = self._step_population(theta0)
+                        out = self._forward_population(theta1, b_obs[:, mb])
+                        new_logp, entropy = log_prob_entropy(out, self.log_std, b_act[:, mb])
+                        adv = b_adv[:, mb]
+                        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                        pg_loss, _ = ppo_clip_loss(new_logp, b_logp[:, mb], adv, cfg.clip_coef)
+                        value = self.critic(b_obs[:, mb].reshape(-1, *shape)).squeeze(-1)
+                        v_loss = 0.5 * (value - b_ret[:, mb].reshape(-1)).pow(2).mean()
+                        # batch and critic share no parameters: one backward serves both
+                        self.meta_opt.zero_grad(set_to_none=True)
+                        self.critic_opt.zero_grad(set_to_none=True)
+                        (pg_loss - cfg.ent_coef * entropy.mean() + v_loss).backward()
+                        nn.utils.clip_grad_norm_(self.meta_params, cfg.max_grad_norm)
+                        nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
+                        self.meta_opt.step()
+                        self.critic_opt.step()
+
+                self.global_step += T * E
+                eval_min = eval_mean = None
+                if self.iteration % cfg.eval_every == 0:
+                    eval_min, eval_mean = self._record_eval()
+                dt = time.monotonic() - t0
+                self.elapsed += dt
+                if self.out_dir is not None and time.monotonic() - last_save >= cfg.checkpoint_every:
+                    self.save()
+                    last_save = time.monotonic()
+                if callback is not None:
+                    recent = self.recent_returns
+                    callback(
+                        IterationStats(
+                            iteration=self.iteration,
+                            global_step=self.global_step,
+                            elapsed=self.elapsed,
+                            steps_per_second=T * E / max(dt, 1e-9),
+                            learning_rate=float(self.log_lr.detach().exp()),
+                            train_return=sum(recent) / len(recent) if recent else None,
+                            eval_mean=eval_mean,
+                            eval_min=eval_min,
+                            pg_loss=float(pg_loss),
+                            value_loss=float(v_loss),
+                        )
+                    )
+            if not self.eval_history or self.eval_history[-1]["step"] != self.global_step:
+                self._record_eval()
+        except KeyboardInterrupt:
+            self.save()
+            raise
+        self.stop_reason = self._done() or "max-steps"
+        self.save()
+        return self.best_batch()
+
+    def training_summary(self) -> dict:
+        """What the card records about how the batch was made."""
+        cfg = self.cfg
+        return {
+            "env_steps": self.global_step,
+            "meta_iterations": self.iteration,
+            "wall_time_s": round(self.elapsed, 1),
+            "seed": cfg.seed,
+            "population": cfg.population,
+            "num_envs": cfg.num_envs,
+            "device": str(self.device),
+            "selected_at_step": self.best["step"] if self.best else self.global_step,
+            "held_out_eval_min": self.best["min"] if self.best else None,
+            "held_out_eval_mean": self.best["mean"] if self.best else None,
+            "stop_reason": getattr(self, "stop_reason", None),
+        }
+
+    def close(self) -> None:
+        for env in (self.env, self._eval_env):
+            if env is not None and hasattr(env, "close"):
+                env.close()
+
+
+def distill(config: DistillConfig, out_dir: str | Path | None = None, resume: bool = False, callback=None) -> Batch:
+    """Run a distillation and return its batch (see :class:`Distiller`)."""
+    d = Distiller(config, out_dir, resume)
+    try:
+        batch = d.run(callback)
+        batch.extra["training"] = d.training_summary()
+        return batch
+    finally:
+        d.close()
+
+
+def config_summary(cfg: DistillConfig) -> str:
+    """One line for logs."""
+    return json.dumps({k: v for k, v in asdict(replace(cfg)).items() if k in ("env_id", "samples", "arch", "seed")})

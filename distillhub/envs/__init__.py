@@ -1,0 +1,194 @@
+"""Environments: which implementation runs an env id, and what its spaces look like.
+
+* ``CartPole-v1`` and ``distillhub/CartPoleND-v0`` roll out in :class:`TorchCartPole`
+  (torch-batched) during distillation and in gymnasium for evaluation.
+* ALE ids (``ALE/Pong-v5`` …) get the standard Atari preprocessing (:mod:`.atari`).
+* Any other gymnasium env with a ``Box`` observation and a ``Discrete`` or 1-D ``Box``
+  action space runs through gymnasium's vector API (:class:`GymVectorEnv`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from distillhub.envs.cartpole import CartPoleNDEnv, TorchCartPole
+from distillhub.envs.gym_vector import GymVectorEnv
+from distillhub.errors import DistillhubError
+
+ND_CARTPOLE_ID = "distillhub/CartPoleND-v0"
+
+if ND_CARTPOLE_ID not in gym.registry:
+    gym.register(
+        id=ND_CARTPOLE_ID,
+        entry_point="distillhub.envs.cartpole:CartPoleNDEnv",
+        max_episode_steps=500,
+        reward_threshold=475.0,
+        kwargs={"n_dims": 2},
+    )
+
+__all__ = [
+    "ND_CARTPOLE_ID",
+    "CartPoleNDEnv",
+    "EnvInfo",
+    "GymVectorEnv",
+    "TorchCartPole",
+    "env_info",
+    "make_env",
+    "make_vector_env",
+    "parse_env_kwargs",
+]
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """What the distiller and the loader need to know about an env.
+
+    Attributes:
+        env_id: Gymnasium id.
+        env_kwargs: Keyword arguments for ``gymnasium.make``.
+        family: ``cartpole``, ``mujoco``, ``atari`` or ``generic``.
+        obs_shape: Shape of one (preprocessed) observation.
+        action_space: ``discrete`` or ``continuous``.
+        n_outputs: Logits (discrete) or action dimensions (continuous).
+        action_low / action_high: Bounds of continuous actions, else ``None``.
+        reward_threshold: The env's "solved" return, if gymnasium knows one.
+        max_episode_steps: Time limit, if any.
+    """
+
+    env_id: str
+    env_kwargs: dict
+    family: str
+    obs_shape: tuple[int, ...]
+    action_space: str
+    n_outputs: int
+    action_low: tuple[float, ...] | None = None
+    action_high: tuple[float, ...] | None = None
+    reward_threshold: float | None = None
+    max_episode_steps: int | None = None
+
+
+def parse_env_kwargs(text: str | None) -> dict:
+    """Parse ``--env-kwargs`` JSON into a dict, with a one-line error otherwise."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DistillhubError(f"--env-kwargs is not valid JSON ({e.msg}); example: '{{\"n_dims\": 3}}'") from None
+    if not isinstance(value, dict):
+        raise DistillhubError("--env-kwargs must be a JSON object, e.g. '{\"n_dims\": 3}'")
+    return value
+
+
+def family_of(env_id: str) -> str:
+    """Classify an env id into the family whose defaults and wrappers it gets."""
+    if env_id in ("CartPole-v1", ND_CARTPOLE_ID):
+        return "cartpole"
+    if env_id.startswith("ALE/"):
+        return "atari"
+    spec = gym.registry.get(env_id)
+    entry = str(getattr(spec, "entry_point", "")) if spec else ""
+    if "mujoco" in entry:
+        return "mujoco"
+    return "generic"
+
+
+def make_env(env_id: str, env_kwargs: dict | None = None, *, training: bool = False) -> gym.Env:
+    """Build one gymnasium env with the wrappers its family needs.
+
+    Args:
+        env_id: Gymnasium id, e.g. ``CartPole-v1`` or ``distillhub/CartPoleND-v0``.
+        env_kwargs: Extra ``gymnasium.make`` arguments.
+        training: Atari only: end episodes on life loss.
+
+    Raises:
+        DistillhubError: Unknown id, missing dependency or bad kwargs.
+    """
+    env_kwargs = dict(env_kwargs or {})
+    family = family_of(env_id)
+    if family == "atari":
+        from distillhub.envs.atari import make_atari_env
+
+        return make_atari_env(env_id, env_kwargs, training=training)
+    try:
+        return gym.make(env_id, **env_kwargs)
+    except gym.error.DependencyNotInstalled as e:
+        raise DistillhubError(f"{env_id} needs a missing dependency: {str(e).splitlines()[0]}") from None
+    except (gym.error.NameNotFound, gym.error.NamespaceNotFound, gym.error.VersionNotFound) as e:
+        raise DistillhubError(
+            f"unknown env id '{env_id}' ({e}); use a registered gymnasium id such as CartPole-v1"
+        ) from None
+    except gym.error.Error as e:
+        raise DistillhubError(f"cannot make {env_id}: {e}") from None
+    except TypeError as e:
+        raise DistillhubError(f"cannot make {env_id} with --env-kwargs {json.dumps(env_kwargs)}: {e}") from None
+
+
+def check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> None:
+    """Refuse spaces the learners cannot handle, with a one-line reason."""
+    if not isinstance(obs_space, gym.spaces.Box):
+        raise DistillhubError(
+            f"{env_id} has a {type(obs_space).__name__} observation space; distillhub needs a Box "
+            "(flatten it with gymnasium.wrappers.FlattenObservation and register the wrapped env)"
+        )
+    if isinstance(act_space, gym.spaces.Discrete):
+        return
+    if isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1:
+        return
+    raise DistillhubError(
+        f"{env_id} has a {type(act_space).__name__} action space; distillhub supports Discrete and 1-D Box actions"
+    )
+
+
+def env_info(env_id: str, env_kwargs: dict | None = None) -> EnvInfo:
+    """Make the env once and describe its spaces (checks they are supported)."""
+    env_kwargs = dict(env_kwargs or {})
+    env = make_env(env_id, env_kwargs)
+    try:
+        obs_space, act_space = env.observation_space, env.action_space
+        check_spaces(env_id, obs_space, act_space)
+        spec = env.spec
+        common = dict(
+            env_id=env_id,
+            env_kwargs=env_kwargs,
+            family=family_of(env_id),
+            obs_shape=tuple(int(d) for d in obs_space.shape),
+            reward_threshold=getattr(spec, "reward_threshold", None),
+            max_episode_steps=getattr(spec, "max_episode_steps", None),
+        )
+        if isinstance(act_space, gym.spaces.Discrete):
+            return EnvInfo(action_space="discrete", n_outputs=int(act_space.n), **common)
+        return EnvInfo(
+            action_space="continuous",
+            n_outputs=int(act_space.shape[0]),
+            action_low=tuple(float(v) for v in np.asarray(act_space.low)),
+            action_high=tuple(float(v) for v in np.asarray(act_space.high)),
+            **common,
+        )
+    finally:
+        env.close()
+
+
+def make_vector_env(
+    info: EnvInfo,
+    num_envs: int,
+    *,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    vectorization: str = "sync",
+) -> TorchCartPole | GymVectorEnv:
+    """The fastest vectorised implementation available for ``info.env_id``."""
+    if info.family == "cartpole":
+        n_dims = 1 if info.env_id == "CartPole-v1" else int(info.env_kwargs.get("n_dims", 2))
+        return TorchCartPole(num_envs, n_dims=n_dims, device=device, seed=seed)
+    env_id, env_kwargs = info.env_id, info.env_kwargs
+
+    def env_fn() -> gym.Env:
+        return make_env(env_id, env_kwargs, training=True)
+
+    return GymVectorEnv(env_fn, num_envs, device=device, seed=seed, vectorization=vectorization)

@@ -1,0 +1,74 @@
+"""Adapter from gymnasium's vector API to the torch-first interface the distiller uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+
+class GymVectorEnv:
+    """Steps ``num_envs`` gymnasium envs (sync or async) and speaks tensors.
+
+    Same interface as :class:`~distillhub.envs.cartpole.TorchCartPole`: ``reset()``
+    returns a float tensor of observations, ``step(actions)`` returns
+    ``(obs, reward, terminated, truncated, finished_returns)`` with same-step autoreset.
+    Continuous actions are clipped to the action bounds before they reach the env.
+
+    Args:
+        env_fn: Zero-argument callable that builds one env.
+        num_envs: Number of envs.
+        device: Where the returned tensors live.
+        seed: Seed for the first reset (env i gets ``seed + i``).
+        vectorization: ``"sync"`` (one process) or ``"async"`` (one process per env).
+    """
+
+    def __init__(
+        self,
+        env_fn: Callable[[], gym.Env],
+        num_envs: int,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+        vectorization: str = "sync",
+    ):
+        cls = {"sync": gym.vector.SyncVectorEnv, "async": gym.vector.AsyncVectorEnv}[vectorization]
+        self.envs = cls([env_fn] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self.seed = seed
+        self.single_observation_space = self.envs.single_observation_space
+        self.single_action_space = self.envs.single_action_space
+        self._returns = np.zeros(num_envs)
+        space = self.single_action_space
+        self._low = getattr(space, "low", None)
+        self._high = getattr(space, "high", None)
+
+    def _tensor(self, obs: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(obs, device=self.device)
+
+    def reset(self) -> torch.Tensor:
+        obs, _ = self.envs.reset(seed=self.seed)
+        self._returns[:] = 0
+        return self._tensor(obs)
+
+    def step(self, actions: torch.Tensor):
+        a = actions.detach().cpu().numpy()
+        if self._low is not None:
+            a = np.clip(a, self._low, self._high)
+        obs, reward, terminated, truncated, _ = self.envs.step(a)
+        self._returns += reward
+        done = terminated | truncated
+        finished = torch.as_tensor(self._returns[done].copy(), dtype=torch.float32)
+        self._returns[done] = 0
+        return (
+            self._tensor(obs),
+            torch.as_tensor(reward, dtype=torch.float32, device=self.device),
+            torch.as_tensor(terminated, device=self.device),
+            torch.as_tensor(truncated, device=self.device),
+            finished,
+        )
+
+    def close(self) -> None:
+        self.envs.close()

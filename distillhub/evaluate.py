@@ -1,0 +1,152 @@
+"""Evaluate a batch: K fresh inits, one step each, E greedy episodes each in the real env."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from distillhub.batch import Batch
+from distillhub.envs import env_info, make_env
+from distillhub.errors import DistillhubError
+from distillhub.policy import EVAL_SEED_OFFSET, policy_from_batch
+from distillhub.references import PPO_REFERENCE, percent_of_reference
+
+
+@dataclass
+class EvalResult:
+    """Returns of a batch over fresh inits.
+
+    Attributes:
+        per_init: Mean episode return of each init.
+        episodes: Episodes per init.
+        architecture: The learner that was taught.
+        threshold: The env's "solved" return, if known.
+        reference: PPO reference return, if known.
+    """
+
+    env_id: str
+    per_init: list[float]
+    episodes: int
+    architecture: str
+    seed: int
+    threshold: float | None = None
+    reference: float | None = None
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.per_init))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.per_init))
+
+    @property
+    def min(self) -> float:
+        return float(np.min(self.per_init))
+
+    @property
+    def max(self) -> float:
+        return float(np.max(self.per_init))
+
+    @property
+    def solved_fraction(self) -> float | None:
+        if self.threshold is None:
+            return None
+        return float(np.mean([r >= self.threshold for r in self.per_init]))
+
+    @property
+    def percent_of_reference(self) -> float | None:
+        return percent_of_reference(self.env_id, self.mean)
+
+    def summary(self) -> dict:
+        """JSON-able summary (stored in the batch header and the card)."""
+        out = {
+            "inits": len(self.per_init),
+            "episodes_per_init": self.episodes,
+            "architecture": self.architecture,
+            "mean": round(self.mean, 3),
+            "std": round(self.std, 3),
+            "min": round(self.min, 3),
+            "max": round(self.max, 3),
+        }
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
+            out["solved_fraction"] = round(self.solved_fraction, 3)
+        if self.reference is not None:
+            out["ppo_reference"] = self.reference
+            pct = self.percent_of_reference
+            out["percent_of_reference"] = None if pct is None else round(pct, 1)
+        return out
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def evaluate(
+    batch: Batch,
+    inits: int = 20,
+    episodes: int = 5,
+    arch: str | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> EvalResult:
+    """Greedy returns in the real gymnasium env for ``inits`` fresh inits of the learner.
+
+    Init ``i`` is drawn with seed ``1_000_000 + 10_000 * seed + i``; the distiller never
+    seeds an init generator in that range, so these inits are unseen in training.
+
+    Args:
+        batch: The batch to evaluate.
+        inits: Number of fresh learner inits.
+        episodes: Episodes per init (envs seeded ``10_000 * seed + episodes * i + j``).
+        arch: Teach another architecture than the recorded one.
+        seed: Selects both the inits and the env seeds.
+        device: Where the policies run.
+    """
+    if inits < 1 or episodes < 1:
+        raise DistillhubError(f"--inits and --episodes must be at least 1, got {inits} and {episodes}")
+    info = env_info(batch.env_id, batch.env_kwargs)
+    if info.obs_shape != batch.obs_shape or info.n_outputs != batch.n_outputs:
+        raise DistillhubError(
+            f"batch shapes {list(batch.obs_shape)} -> {batch.n_outputs} do not fit {batch.env_id} "
+            f"({list(info.obs_shape)} -> {info.n_outputs}); check env_id/env_kwargs"
+        )
+    env_id, env_kwargs = batch.env_id, batch.env_kwargs
+    per_init = []
+    for i in range(inits):
+        policy = policy_from_batch(batch, arch=arch, seed=EVAL_SEED_OFFSET + 10_000 * seed + i, device=device)
+        envs = gym.vector.SyncVectorEnv(
+            [lambda: make_env(env_id, env_kwargs)] * episodes, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+        )
+        try:
+            obs, _ = envs.reset(seed=10_000 * seed + episodes * i)
+            running = np.zeros(episodes)
+            first = np.full(episodes, math.nan)
+            for _ in range(info.max_episode_steps or 100_000):
+                if not np.isnan(first).any():
+                    break
+                actions = policy.act(obs)
+                obs, reward, terminated, truncated, _ = envs.step(actions)
+                running += reward
+                done = terminated | truncated
+                new = done & np.isnan(first)
+                first[new] = running[new]
+                running[done] = 0
+        finally:
+            envs.close()
+        first = np.where(np.isnan(first), running, first)  # cut at the step cap
+        per_init.append(float(first.mean()))
+    ref = PPO_REFERENCE.get(env_id)
+    return EvalResult(
+        env_id=env_id,
+        per_init=per_init,
+        episodes=episodes,
+        architecture=arch or batch.architecture,
+        seed=seed,
+        threshold=info.reward_threshold,
+        reference=ref[0] if ref else None,
+    )

@@ -1,0 +1,89 @@
+"""The one-step rule, written once: a fresh learner takes one full-batch SGD step.
+
+    loss(θ) = mean((f_θ(x) - y)²)          # over every element of the [N, n_outputs] output
+    θ1      = θ0 - lr · ∇θ loss(θ0)        # plain SGD, no momentum
+
+``x`` are the batch's observations as the learner sees them (normalised if the batch
+records ``obs_mean``/``obs_std``), ``y`` the targets. For continuous actions ``y`` are
+action means and the policy's log-std is the batch's ``log_std`` (not learned by the step).
+
+:func:`step_params` is the differentiable core (``torch.func``; gradients reach ``x``,
+``y`` and ``lr``), used by the distiller under ``vmap``; :func:`one_step` applies the
+same function to any ``nn.Module``, and the evaluator and loader call it.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, grad
+
+from distillhub.batch import Batch
+
+
+def inner_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The regression loss of the one step: MSE, mean over all elements."""
+    return F.mse_loss(outputs, targets)
+
+
+def step_params(
+    module: nn.Module,
+    params: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: torch.Tensor | float,
+    frozen: dict[str, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
+    """θ1 = θ0 − lr · ∇θ mse(module(x; θ0), y), differentiable in every argument.
+
+    Args:
+        module: Supplies the computation; its own parameter values are not used.
+        params: θ0, the parameters that take the step (by ``named_parameters`` name).
+        x: Learner inputs [N, ...].
+        y: Targets [N, n_outputs].
+        lr: Step size (a tensor to learn it).
+        frozen: Other parameters and buffers the forward needs (not stepped), e.g. a
+            persistent encoder.
+
+    Returns:
+        θ1 with the same keys as ``params``.
+    """
+    frozen = frozen or {}
+
+    def loss_fn(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return inner_loss(functional_call(module, {**frozen, **p}, (x,)), y)
+
+    grads = grad(loss_fn)(params)
+    return {k: params[k] - lr * grads[k] for k in params}
+
+
+def one_step(module: nn.Module, batch: Batch, *, inplace: bool = False) -> nn.Module:
+    """Teach ``module`` with one SGD step on ``batch`` (the distillhub one-step rule).
+
+    Works on any ``nn.Module`` that maps [N, *obs_shape] to [N, n_outputs]. Parameters
+    with ``requires_grad=False`` are left as they are.
+
+    Args:
+        module: A freshly initialised learner (see :func:`distillhub.learners.build_learner`).
+        batch: The distilled batch.
+        inplace: Update ``module`` itself instead of a copy.
+
+    Returns:
+        The stepped module (a copy unless ``inplace``).
+    """
+    out = module if inplace else copy.deepcopy(module)
+    device = next(out.parameters()).device
+    b = batch.to(device)
+    trainable = {n: p.detach() for n, p in out.named_parameters() if p.requires_grad}
+    frozen = {n: p.detach() for n, p in out.named_parameters() if not p.requires_grad}
+    frozen.update({n: t for n, t in out.named_buffers()})
+    lr = torch.tensor(float(batch.learning_rate), device=device)
+    new = step_params(out, trainable, b.learner_inputs(), b.targets.float(), lr, frozen)
+    with torch.no_grad():
+        for n, p in out.named_parameters():
+            if n in new:
+                p.copy_(new[n])
+    return out
