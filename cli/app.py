@@ -19,8 +19,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -59,26 +59,34 @@ def distill(
     env: Annotated[str, typer.Option(help="Gymnasium env id.")] = "CartPole-v1",
     samples: Annotated[int | None, typer.Option(help="Synthetic samples N (default per env family).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/<env>-<N>).")] = None,
-    env_kwargs: Annotated[str | None, typer.Option(help="JSON kwargs for gymnasium.make, e.g. '{\"n_dims\": 3}'.")] = None,
+    env_kwargs: Annotated[
+        str | None, typer.Option(help="JSON kwargs for gymnasium.make, e.g. '{\"n_dims\": 3}'.")
+    ] = None,
     arch: Annotated[str | None, typer.Option(help="Learner spec, e.g. mlp:64-64:tanh or cnn:nature.")] = None,
     init: Annotated[str | None, typer.Option(help="Init scheme: orthogonal:<out gain> or torch-default.")] = None,
     seed: Annotated[int, typer.Option(help="Seed; CPU runs with the same seed are identical.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     max_steps: Annotated[int | None, typer.Option(help="Env-step budget (whole run, resumes included).")] = None,
     time_limit: Annotated[float | None, typer.Option(help="Wall-time budget in seconds (whole run).")] = None,
-    target_return: Annotated[float | None, typer.Option(help="Stop once the worst held-out init reaches this (default: env threshold).")] = None,
+    target_return: Annotated[
+        float | None, typer.Option(help="Stop once the worst held-out init reaches this (default: env threshold).")
+    ] = None,
     early_stop: Annotated[bool, typer.Option(help="Stop when the target is reached.")] = True,
     population: Annotated[int | None, typer.Option(help="Fresh inits per meta-iteration.")] = None,
     num_envs: Annotated[int | None, typer.Option(help="Parallel envs (a multiple of population).")] = None,
     vectorization: Annotated[str | None, typer.Option(help="sync or async gymnasium vector envs.")] = None,
-    encoder_layers: Annotated[int | None, typer.Option(help="Atari: conv layers kept as a persistent learned encoder.")] = None,
+    encoder_layers: Annotated[
+        int | None, typer.Option(help="Atari: conv layers kept as a persistent learned encoder.")
+    ] = None,
     eval_inits: Annotated[int, typer.Option(help="Fresh inits in the final evaluation (0 skips it).")] = 10,
     checkpoint_every: Annotated[float | None, typer.Option(help="Seconds between checkpoints.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run checkpointed in --out.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing batch in --out.")] = False,
     push_to: Annotated[str | None, typer.Option(help="Push the result to this Hub dataset repo.")] = None,
     private: Annotated[bool, typer.Option(help="With --push-to: create the repo private.")] = False,
-    token: Annotated[str | None, typer.Option(help="Hub token for --push-to (default: HF_TOKEN or saved login).")] = None,
+    token: Annotated[
+        str | None, typer.Option(help="Hub token for --push-to (default: HF_TOKEN or saved login).")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Distil an environment into a batch with meta-PPO and write it to a folder."""
@@ -135,7 +143,9 @@ def _distill(
         out = out or Path("runs") / f"{_slug(env)}-{cfg.samples}"
         existing = (out / SAFETENSORS_FILE).exists() or checkpoint_path(out).exists()
         if existing and not overwrite:
-            raise DistillhubError(f"{out} already holds a batch; pass --overwrite to replace it or --resume to continue it")
+            raise DistillhubError(
+                f"{out} already holds a batch; pass --overwrite to replace it or --resume to continue it"
+            )
         if out.exists() and not out.is_dir():
             raise DistillhubError(f"{out} is a file; pass a folder for --out")
         if overwrite:
@@ -156,7 +166,9 @@ def _distill(
         batch.extra["training"] = distiller.training_summary()
         save_folder(batch, out, render_card(batch, push_to))
         distiller.close()
-        err_console.print(f"Interrupted: checkpoint and current batch saved in {out}; continue with --resume --out {out}")
+        err_console.print(
+            f"Interrupted: checkpoint and current batch saved in {out}; continue with --resume --out {out}"
+        )
         raise typer.Exit(130) from None
     batch.extra["training"] = distiller.training_summary()
     distiller.close()
@@ -189,7 +201,10 @@ def _run_with_progress(distiller, quiet: bool):
             if s.elapsed - last["t"] >= 10:
                 last["t"] = s.elapsed
                 ev = "" if s.eval_min is None else f" eval min/mean {s.eval_min:.1f}/{s.eval_mean:.1f}"
-                print(f"iter {s.iteration} steps {s.global_step:,} ({s.steps_per_second:,.0f}/s) lr {s.learning_rate:.4g}{ev}", flush=True)
+                print(
+                    f"iter {s.iteration} steps {s.global_step:,} ({s.steps_per_second:,.0f}/s) lr {s.learning_rate:.4g}{ev}",
+                    flush=True,
+                )
 
         return distiller.run(None if quiet else log)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

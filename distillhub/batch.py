@@ -134,7 +134,9 @@ class Batch:
         """Check the batch is consistent; raise :class:`DistillhubError` otherwise."""
         n = self.observations.shape[0] if self.observations.dim() else 0
         if self.observations.dim() < 2 or n < 1:
-            raise DistillhubError(f"observations must be [N, *obs_shape] with N >= 1, got {list(self.observations.shape)}")
+            raise DistillhubError(
+                f"observations must be [N, *obs_shape] with N >= 1, got {list(self.observations.shape)}"
+            )
         if self.targets.dim() != 2 or self.targets.shape[0] != n:
             raise DistillhubError(f"targets must be [{n}, n_outputs], got {list(self.targets.shape)}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
@@ -153,7 +155,9 @@ class Batch:
             try:
                 torch.broadcast_shapes(tuple(t.shape), self.obs_shape)
             except RuntimeError:
-                raise DistillhubError(f"{name} of shape {list(t.shape)} does not fit observations {list(self.obs_shape)}") from None
+                raise DistillhubError(
+                    f"{name} of shape {list(t.shape)} does not fit observations {list(self.obs_shape)}"
+                ) from None
         if (self.obs_mean is None) != (self.obs_std is None):
             raise DistillhubError("obs_mean and obs_std must both be present or both absent")
         if self.obs_std is not None and bool((self.obs_std <= 0).any()):
@@ -206,9 +210,13 @@ def load_safetensors(path: str | Path) -> Batch:
             md = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
-        raise DistillhubError(f"{path} is not a readable safetensors file ({str(e).splitlines()[0]}); re-download or re-distill it") from None
+        raise DistillhubError(
+            f"{path} is not a readable safetensors file ({str(e).splitlines()[0]}); re-download or re-distill it"
+        ) from None
     if md.get("format") != FORMAT:
-        raise DistillhubError(f"{path} has format '{md.get('format')}', expected '{FORMAT}'; upgrade distillhub or re-distill")
+        raise DistillhubError(
+            f"{path} has format '{md.get('format')}', expected '{FORMAT}'; upgrade distillhub or re-distill"
+        )
     missing = [k for k in REQUIRED_METADATA if k not in md]
     missing += [k for k in ("observations", "targets", "learning_rate") if k not in tensors]
     if missing:
@@ -231,7 +239,7 @@ def load_safetensors(path: str | Path) -> Batch:
         obs_mean=tensors.get("obs_mean"),
         obs_std=tensors.get("obs_std"),
         log_std=tensors.get("log_std"),
-        encoder={k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")},
+        encoder={k[len("encoder.") :]: v for k, v in tensors.items() if k.startswith("encoder.")},
         extra=extra,
         distillhub_version=md.get("distillhub_version", ""),
     )
@@ -309,7 +317,9 @@ def read_parquet(path: str | Path) -> tuple[torch.Tensor, torch.Tensor, np.ndarr
     try:
         rows = datasets.Dataset.from_parquet(str(path), keep_in_memory=True)
     except Exception as e:  # pyarrow raises many types for a broken file
-        raise DistillhubError(f"{path} is not a readable parquet file ({type(e).__name__}); re-download or re-distill") from None
+        raise DistillhubError(
+            f"{path} is not a readable parquet file ({type(e).__name__}); re-download or re-distill"
+        ) from None
     return rows_to_tensors(rows)
 
 
@@ -358,7 +368,9 @@ def validate_folder(folder: str | Path) -> Batch:
     batch = load_folder(folder)
     pq_path = folder / PARQUET_FILE
     if not pq_path.is_file():
-        raise DistillhubError(f"{pq_path} is missing; rewrite the folder with 'distillhub distill --resume' or re-distill")
+        raise DistillhubError(
+            f"{pq_path} is missing; rewrite the folder with 'distillhub distill --resume' or re-distill"
+        )
     obs, targets, index = read_parquet(pq_path)
     t = batch.tensors()
     if not (

@@ -27,7 +27,10 @@ def _architecture_text(spec: str) -> str:
 def card_block(batch: Batch) -> dict:
     """The ``distillhub:`` block of the card's front matter."""
     md = batch.metadata()
-    block = {k: md[k] for k in ("format", "env_id", "action_space", "architecture", "init", "inner_loss", "distillhub_version")}
+    block = {
+        k: md[k]
+        for k in ("format", "env_id", "action_space", "architecture", "init", "inner_loss", "distillhub_version")
+    }
     block["env_kwargs"] = batch.env_kwargs
     block["learning_rate"] = float(batch.learning_rate)
     block["num_samples"] = batch.num_samples
@@ -91,7 +94,9 @@ def read_card_block(text: str) -> dict:
     try:
         block = DatasetCard(text).data.to_dict().get("distillhub")
     except Exception as e:  # malformed YAML raises several types
-        raise DistillhubError(f"the dataset card cannot be parsed ({type(e).__name__}); re-render it with 'distillhub card'") from None
+        raise DistillhubError(
+            f"the dataset card cannot be parsed ({type(e).__name__}); re-render it with 'distillhub card'"
+        ) from None
     if not isinstance(block, dict) or block.get("format") != FORMAT:
         raise DistillhubError("the dataset card has no distillhub block; re-render it with 'distillhub card'")
     return block

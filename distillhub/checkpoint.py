@@ -31,14 +31,15 @@ def optimizer_to_flat(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str
         for key, value in state.items()
         if isinstance(value, torch.Tensor)
     }
-    return tensors, {"param_groups": sd["param_groups"], "state_keys": {str(i): list(s) for i, s in sd["state"].items()}}
+    return tensors, {
+        "param_groups": sd["param_groups"],
+        "state_keys": {str(i): list(s) for i, s in sd["state"].items()},
+    }
 
 
 def optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict, prefix: str) -> None:
     """Inverse of :func:`optimizer_to_flat`."""
-    state = {
-        int(i): {k: tensors[f"{prefix}.{i}.{k}"] for k in keys} for i, keys in meta["state_keys"].items()
-    }
+    state = {int(i): {k: tensors[f"{prefix}.{i}.{k}"] for k in keys} for i, keys in meta["state_keys"].items()}
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 

@@ -35,7 +35,16 @@ from distillhub.checkpoint import (
 )
 from distillhub.envs import EnvInfo, env_info, make_vector_env
 from distillhub.errors import DistillhubError
-from distillhub.learners import DEFAULT_CNN, DEFAULT_INIT, DEFAULT_MLP, build_learner, check_init, fresh_params, population_forward, reinit_
+from distillhub.learners import (
+    DEFAULT_CNN,
+    DEFAULT_INIT,
+    DEFAULT_MLP,
+    build_learner,
+    check_init,
+    fresh_params,
+    population_forward,
+    reinit_,
+)
 from distillhub.onestep import step_params
 from distillhub.rl import (
     RewardScaler,
@@ -110,14 +119,41 @@ FAMILY_DEFAULTS: dict[str, dict] = {
     "cartpole": {},
     "generic": dict(num_envs=64, rollout_steps=128, population=4, eval_inits=8, eval_every=10),
     "mujoco": dict(
-        samples=64, population=4, num_envs=16, rollout_steps=256, update_epochs=10, num_minibatches=8,
-        meta_lr=3e-3, critic_lr=3e-4, obs_norm=True, reward_norm=True, init_lr=0.1,
-        eval_inits=4, eval_episodes=1, eval_every=10, max_steps=1_000_000, ent_coef=0.0,
+        samples=64,
+        population=4,
+        num_envs=16,
+        rollout_steps=256,
+        update_epochs=10,
+        num_minibatches=8,
+        meta_lr=3e-3,
+        critic_lr=3e-4,
+        obs_norm=True,
+        reward_norm=True,
+        init_lr=0.1,
+        eval_inits=4,
+        eval_episodes=1,
+        eval_every=10,
+        max_steps=1_000_000,
+        ent_coef=0.0,
     ),
     "atari": dict(
-        samples=4, arch=DEFAULT_CNN, critic_arch=DEFAULT_CNN, population=2, num_envs=8, rollout_steps=128,
-        update_epochs=4, num_minibatches=4, meta_lr=1e-3, critic_lr=2.5e-4, ent_coef=0.01, init_lr=0.1,
-        eval_inits=2, eval_episodes=1, eval_every=20, max_steps=10_000_000, x_init_std=0.5,
+        samples=4,
+        arch=DEFAULT_CNN,
+        critic_arch=DEFAULT_CNN,
+        population=2,
+        num_envs=8,
+        rollout_steps=128,
+        update_epochs=4,
+        num_minibatches=4,
+        meta_lr=1e-3,
+        critic_lr=2.5e-4,
+        ent_coef=0.01,
+        init_lr=0.1,
+        eval_inits=2,
+        eval_episodes=1,
+        eval_every=20,
+        max_steps=10_000_000,
+        x_init_std=0.5,
     ),
 }
 
@@ -352,7 +388,7 @@ class Distiller:
             obs_mean=None if mean is None else mean.cpu(),
             obs_std=None if std is None else std.cpu(),
             log_std=snap["log_std"].cpu() if "log_std" in snap else None,
-            encoder={k[len("encoder."):]: v.cpu() for k, v in snap.items() if k.startswith("encoder.")},
+            encoder={k[len("encoder.") :]: v.cpu() for k, v in snap.items() if k.startswith("encoder.")},
         )
 
     def best_batch(self) -> Batch:
@@ -410,7 +446,7 @@ class Distiller:
                 self.log_std.copy_(t["snap.log_std"])
             for k, p in self.encoder.items():
                 p.copy_(t[f"snap.encoder.{k}"])
-        self.critic.load_state_dict({k[len("critic."):]: v for k, v in t.items() if k.startswith("critic.")})
+        self.critic.load_state_dict({k[len("critic.") :]: v for k, v in t.items() if k.startswith("critic.")})
         optimizer_from_flat(self.meta_opt, t, meta["meta_opt"], "meta_opt")
         optimizer_from_flat(self.critic_opt, t, meta["critic_opt"], "critic_opt")
         self.gen.set_state(t["rng.gen"])
@@ -421,7 +457,9 @@ class Distiller:
             self.reward_scaler.rms.load_state_dict(t, "rew_rms")
             self.reward_scaler.ret = t["rew_ret"].to(dev)
         if hasattr(self.env, "load_state_dict"):
-            self.env.load_state_dict({k[len("env."):]: v for k, v in t.items() if k.startswith("env.") and k != "env.obs"})
+            self.env.load_state_dict(
+                {k[len("env.") :]: v for k, v in t.items() if k.startswith("env.") and k != "env.obs"}
+            )
             self._obs = t["env.obs"].to(dev)
         self.iteration = meta["iteration"]
         self.global_step = meta["global_step"]
@@ -429,7 +467,7 @@ class Distiller:
         self.eval_history = meta["eval_history"]
         self._streak = meta["streak"]
         if meta["best"]:
-            snap = {k[len("best."):]: v.to(dev) for k, v in t.items() if k.startswith("best.")}
+            snap = {k[len("best.") :]: v.to(dev) for k, v in t.items() if k.startswith("best.")}
             self.best = {**meta["best"], "snapshot": snap}
         self.resumed_from = self.global_step
 
@@ -506,9 +544,7 @@ class Distiller:
                         act_buf[t], logp_buf[t], rew_buf[t], done_buf[t] = action, logp, reward, done
                         self.recent_returns = (self.recent_returns + finished.tolist())[-100:]
                     next_value = self.critic(self._prep_obs(self._obs)).squeeze(-1)
-                    advantages, returns = compute_gae(
-                        rew_buf, val_buf, done_buf, next_value, cfg.gamma, cfg.gae_lambda
-                    )
+                    advantages, returns = compute_gae(rew_buf, val_buf, done_buf, next_value, cfg.gamma, cfg.gae_lambda)
                     if self.obs_rms is not None:
                         self.obs_rms.update(torch.stack(raw_obs))
 

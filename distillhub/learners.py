@@ -120,9 +120,7 @@ def reinit_(module: nn.Module, scheme: str, generator: torch.Generator | None = 
     return module
 
 
-def fresh_params(
-    module: nn.Module, scheme: str, generator: torch.Generator, count: int
-) -> dict[str, torch.Tensor]:
+def fresh_params(module: nn.Module, scheme: str, generator: torch.Generator, count: int) -> dict[str, torch.Tensor]:
     """``count`` independent inits of ``module``'s parameters, stacked on a leading dim.
 
     Used by the distiller to draw a population of fresh inits each meta-iteration.

@@ -33,7 +33,9 @@ def hub_error(e: Exception, repo_id: str, action: str) -> DistillhubError:
     )
 
     if isinstance(e, GatedRepoError):
-        return DistillhubError(f"{repo_id} is gated; accept its terms on the Hub, then retry with a token that has access")
+        return DistillhubError(
+            f"{repo_id} is gated; accept its terms on the Hub, then retry with a token that has access"
+        )
     if isinstance(e, RepositoryNotFoundError):
         return DistillhubError(
             f"dataset repo {repo_id} not found (or private): check the id, or pass --token / run 'hf auth login' for private repos"
@@ -43,13 +45,19 @@ def hub_error(e: Exception, repo_id: str, action: str) -> DistillhubError:
     if isinstance(e, EntryNotFoundError):
         return DistillhubError(f"{repo_id} has no {SAFETENSORS_FILE}; it is not a distillhub batch")
     if isinstance(e, LocalEntryNotFoundError):
-        return DistillhubError(f"cannot reach the Hub at {constants.ENDPOINT} to {action} {repo_id} and it is not cached; check your connection")
+        return DistillhubError(
+            f"cannot reach the Hub at {constants.ENDPOINT} to {action} {repo_id} and it is not cached; check your connection"
+        )
     if isinstance(e, HfHubHTTPError):
         status = getattr(getattr(e, "response", None), "status_code", None)
         if status == 401:
-            return DistillhubError(f"the Hub refused the token (401) to {action} {repo_id}; pass a valid --token or run 'hf auth login'")
+            return DistillhubError(
+                f"the Hub refused the token (401) to {action} {repo_id}; pass a valid --token or run 'hf auth login'"
+            )
         if status == 403:
-            return DistillhubError(f"the token may not {action} {repo_id} (403); use a token with write access to that namespace")
+            return DistillhubError(
+                f"the token may not {action} {repo_id} (403); use a token with write access to that namespace"
+            )
         return DistillhubError(f"the Hub answered {status} to {action} {repo_id}: {str(e).splitlines()[0]}")
     return DistillhubError(f"cannot {action} {repo_id}: {type(e).__name__}: {str(e).splitlines()[0]}")
 
@@ -94,7 +102,7 @@ def load_batch(source, revision: str | None = None, like: str | None = None, tok
     if is_local(source):
         return load_folder(Path(source).expanduser())
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import HFValidationError, HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 
     try:
         path = hf_hub_download(source, SAFETENSORS_FILE, repo_type="dataset", revision=revision, token=token)

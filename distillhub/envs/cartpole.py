@@ -38,9 +38,7 @@ def _physics(x, x_dot, theta, theta_dot, force, lib):
     costheta = lib.cos(theta)
     sintheta = lib.sin(theta)
     temp = (force + POLEMASS_LENGTH * theta_dot**2 * sintheta) / TOTAL_MASS
-    thetaacc = (GRAVITY * sintheta - costheta * temp) / (
-        LENGTH * (4.0 / 3.0 - MASS_POLE * costheta**2 / TOTAL_MASS)
-    )
+    thetaacc = (GRAVITY * sintheta - costheta * temp) / (LENGTH * (4.0 / 3.0 - MASS_POLE * costheta**2 / TOTAL_MASS))
     xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS
     return (
         x + TAU * x_dot,

@@ -1,0 +1,99 @@
+"""CLI behaviour: exit codes and one-line messages (CliRunner, in process)."""
+
+import json
+
+from typer.testing import CliRunner
+
+from distillhub_cli.app import app
+
+runner = CliRunner()
+TINY = ["--max-steps", "8192", "--eval-inits", "1", "--quiet"]
+
+
+def _run(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_unknown_env_id():
+    r = _run("distill", "--env", "NoSuchEnv-v0", "--out", "unused", *TINY)
+    assert r.exit_code == 1
+    assert "Error: unknown env id 'NoSuchEnv-v0'" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_dict_observation_space_is_refused():
+    r = _run("distill", "--env", "tests/DictObs-v0", "--out", "unused", *TINY)
+    assert r.exit_code == 1
+    assert "Dict observation space" in r.output
+
+
+def test_samples_zero():
+    r = _run("distill", "--samples", "0", "--out", "unused", *TINY)
+    assert r.exit_code == 1
+    assert "--samples must be at least 1" in r.output
+
+
+def test_bad_env_kwargs_json():
+    r = _run("distill", "--env-kwargs", "{n_dims: 3", "--out", "unused", *TINY)
+    assert r.exit_code == 1
+    assert "--env-kwargs is not valid JSON" in r.output
+
+
+def test_resume_without_checkpoint(tmp_path):
+    r = _run("distill", "--out", str(tmp_path / "none"), "--resume", *TINY)
+    assert r.exit_code == 1
+    assert "no checkpoint" in r.output
+
+
+def test_distill_then_refuse_overwrite_then_overwrite(tmp_path):
+    out = tmp_path / "cp"
+    r = _run("distill", "--out", str(out), *TINY)
+    assert r.exit_code == 0, r.output
+    assert (out / "batch.safetensors").is_file() and (out / "README.md").is_file()
+    before = (out / "batch.safetensors").read_bytes()
+    r = _run("distill", "--out", str(out), *TINY)
+    assert r.exit_code == 1
+    assert "already holds a batch; pass --overwrite" in r.output
+    assert (out / "batch.safetensors").read_bytes() == before  # untouched
+    r = _run("distill", "--out", str(out), "--overwrite", "--seed", "9", *TINY)
+    assert r.exit_code == 0, r.output
+    assert (out / "batch.safetensors").read_bytes() != before
+
+
+def test_eval_info_and_other_width(cartpole_batch):
+    r = _run("eval", str(cartpole_batch), "--inits", "3", "--episodes", "1", "--json")
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.output)
+    assert result["inits"] == 3 and len(result["per_init"]) == 3
+    assert result["min"] <= result["mean"] <= result["max"]
+    r = _run("eval", str(cartpole_batch), "--inits", "2", "--episodes", "1", "--arch", "mlp:32-32:tanh")
+    assert r.exit_code == 0, r.output
+    assert "mlp:32-32:tanh" in r.output
+    r = _run("info", str(cartpole_batch))
+    assert r.exit_code == 0
+    assert "CartPole-v1" in r.output and "learning_rate" in r.output
+
+
+def test_corrupt_batch_file(tmp_path, cartpole_batch):
+    import shutil
+
+    folder = tmp_path / "corrupt"
+    shutil.copytree(cartpole_batch, folder)
+    (folder / "batch.safetensors").write_bytes(b"\x00\x01garbage")
+    for cmd in ("eval", "info"):
+        r = _run(cmd, str(folder))
+        assert r.exit_code == 1
+        assert "is not a readable safetensors file" in r.output
+        assert "Traceback" not in r.output
+
+
+def test_missing_folder_and_bad_arch(cartpole_batch):
+    r = _run("eval", "./does/not/exist")
+    assert r.exit_code == 1 and "is not a folder" in r.output
+    r = _run("eval", str(cartpole_batch), "--arch", "mlp:64")
+    assert r.exit_code == 1 and "bad architecture" in r.output
+
+
+def test_help_has_examples():
+    r = _run("distill", "--help")
+    assert r.exit_code == 0 and "Examples" in r.output

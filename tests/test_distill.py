@@ -1,0 +1,115 @@
+"""Real distillations on the torch-batched CartPole (short budgets)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from distillhub.batch import Batch, load_folder
+from distillhub.checkpoint import checkpoint_path, load_checkpoint
+from distillhub.distill import Distiller, default_config, distill
+from distillhub.evaluate import evaluate
+
+
+def test_distillation_clearly_beats_one_step_from_random_batch():
+    start = time.monotonic()
+    batch = distill(default_config("CartPole-v1", max_steps=800_000, seed=0))
+    wall = time.monotonic() - start
+    assert wall < 60, f"distillation took {wall:.0f} s"
+    distilled = evaluate(batch, inits=10, episodes=2, seed=7)
+    g = torch.Generator().manual_seed(0)
+    random_batch = Batch(
+        observations=torch.randn(2, 4, generator=g),
+        targets=torch.randn(2, 2, generator=g),
+        learning_rate=0.1,
+        env_id="CartPole-v1",
+    )
+    baseline = evaluate(random_batch, inits=10, episodes=2, seed=7)
+    assert distilled.mean >= 400, distilled.per_init
+    assert distilled.mean > 3 * baseline.mean, (distilled.mean, baseline.mean)
+    assert batch.extra["training"]["env_steps"] <= 800_000
+
+
+def test_same_seed_same_batch_on_cpu():
+    cfg = dict(max_steps=8192 * 2, eval_every=1000, eval_inits=2)
+    a = distill(default_config("CartPole-v1", seed=4, **cfg))
+    b = distill(default_config("CartPole-v1", seed=4, **cfg))
+    c = distill(default_config("CartPole-v1", seed=5, **cfg))
+    assert torch.equal(a.observations, b.observations) and torch.equal(a.targets, b.targets)
+    assert a.learning_rate == b.learning_rate
+    assert not torch.equal(a.observations, c.observations)
+
+
+def test_nd_cartpole_distills_with_n_plus_one_samples():
+    cfg = default_config("distillhub/CartPoleND-v0", {"n_dims": 2}, samples=3, max_steps=8192 * 2, eval_inits=2)
+    batch = distill(cfg)
+    assert batch.observations.shape == (3, 8) and batch.targets.shape == (3, 4)
+    assert batch.env_kwargs == {"n_dims": 2}
+    result = evaluate(batch, inits=2, episodes=1)
+    assert len(result.per_init) == 2 and all(r >= 1 for r in result.per_init)
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "distillhub_cli.app", *args]
+
+
+def test_resume_after_sigkill_continues_bit_for_bit(tmp_path):
+    common = ["--max-steps", str(8192 * 12), "--no-early-stop", "--eval-inits", "0", "--quiet", "--seed", "1"]
+    # reference: one uninterrupted run
+    ref = tmp_path / "ref"
+    subprocess.run(_cli("distill", "--out", str(ref), *common), check=True, capture_output=True, timeout=300)
+    # killed run: checkpoint every iteration, SIGKILL once a few iterations are in
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(_cli("distill", "--out", str(out), "--checkpoint-every", "0", *common))
+    ckpt = checkpoint_path(out)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if ckpt.is_file() and load_checkpoint(ckpt)[1]["iteration"] >= 4:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = load_checkpoint(ckpt)[1]["iteration"]
+    assert 4 <= killed_at < 12, "the run should have been killed mid-way"
+    assert not (out / "batch.safetensors").exists()
+    res = subprocess.run(
+        _cli("distill", "--out", str(out), "--resume", *common), capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr
+    assert f"Resuming CartPole-v1 from step {killed_at * 8192:,}" in res.stdout
+    a, b = load_folder(ref), load_folder(out)
+    assert torch.equal(a.observations, b.observations)
+    assert torch.equal(a.targets, b.targets)
+    assert a.learning_rate == b.learning_rate
+
+
+def test_ctrl_c_saves_checkpoint_and_batch(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        _cli("distill", "--out", str(out), "--max-steps", "10000000", "--no-early-stop", "--quiet"),
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    time.sleep(8)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "continue with --resume" in err
+    assert checkpoint_path(out).is_file()
+    assert load_folder(out).num_samples == 2
+
+
+def test_distiller_checkpoint_roundtrip_keeps_state(tmp_path):
+    cfg = default_config("CartPole-v1", max_steps=8192 * 2, eval_every=1, eval_inits=2, seed=2)
+    d = Distiller(cfg, tmp_path)
+    d.run()
+    r = Distiller(cfg, tmp_path, resume=True)
+    assert r.global_step == d.global_step and r.iteration == d.iteration
+    assert torch.equal(r.x, d.x) and torch.equal(r.log_lr, d.log_lr)
+    assert r.eval_history == d.eval_history
+    for (k, v), (k2, v2) in zip(r.critic.state_dict().items(), d.critic.state_dict().items(), strict=True):
+        assert k == k2 and torch.equal(v, v2)

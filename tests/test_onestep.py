@@ -1,0 +1,83 @@
+import copy
+
+import torch
+from torch import nn
+
+from distillhub.batch import Batch
+from distillhub.onestep import one_step, step_params
+
+
+def _batch(x, y, lr, **kw):
+    return Batch(observations=x, targets=y, learning_rate=lr, env_id="CartPole-v1", **kw)
+
+
+def test_one_step_equals_hand_computed_step_on_linear_model():
+    torch.manual_seed(0)
+    n, d, k, lr = 5, 3, 2, 0.37
+    x, y = torch.randn(n, d), torch.randn(n, k)
+    model = nn.Linear(d, k)
+    W, b = model.weight.detach().clone(), model.bias.detach().clone()
+    # loss = mean over n*k elements of (xW^T + b - y)^2
+    r = x @ W.T + b - y
+    gW = 2.0 / (n * k) * r.T @ x
+    gb = 2.0 / (n * k) * r.sum(0)
+    stepped = one_step(model, _batch(x, y, lr))
+    torch.testing.assert_close(stepped.weight, W - lr * gW)
+    torch.testing.assert_close(stepped.bias, b - lr * gb)
+    # the input module is untouched unless inplace
+    torch.testing.assert_close(model.weight, W)
+
+
+def test_one_step_applies_recorded_normalisation():
+    torch.manual_seed(1)
+    x, y = torch.randn(4, 3) * 5 + 2, torch.randn(4, 2)
+    mean, std = torch.tensor([2.0, 2.0, 2.0]), torch.tensor([5.0, 4.0, 3.0])
+    model = nn.Linear(3, 2)
+    a = one_step(model, _batch(x, y, 0.5, obs_mean=mean, obs_std=std))
+    b = one_step(model, _batch((x - mean) / std, y, 0.5))
+    torch.testing.assert_close(a.weight, b.weight)
+
+
+class Custom(nn.Module):
+    """Any module: a frozen parameter and a buffer must be respected."""
+
+    def __init__(self):
+        super().__init__()
+        self.frozen = nn.Linear(3, 4)
+        self.frozen.requires_grad_(False)
+        self.head = nn.Linear(4, 2)
+        self.register_buffer("scale", torch.tensor(2.0))
+
+    def forward(self, x):
+        return self.head(torch.relu(self.frozen(x))) * self.scale
+
+
+def test_one_step_on_arbitrary_module_matches_autograd_sgd():
+    torch.manual_seed(2)
+    x, y = torch.randn(6, 3), torch.randn(6, 2)
+    model = Custom()
+    reference = copy.deepcopy(model)
+    opt = torch.optim.SGD([p for p in reference.parameters() if p.requires_grad], lr=0.2)
+    nn.functional.mse_loss(reference(x), y).backward()
+    opt.step()
+    stepped = one_step(model, _batch(x, y, 0.2))
+    torch.testing.assert_close(stepped.head.weight, reference.head.weight)
+    torch.testing.assert_close(stepped.frozen.weight, model.frozen.weight)  # not stepped
+
+
+def test_gradients_reach_x_y_lr_finite_differences():
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2)).double()
+    params = {k: v.detach() for k, v in net.named_parameters()}
+    probe = torch.randn(4, 2, dtype=torch.double)
+
+    def post_step_output(x, y, lr):
+        theta1 = step_params(net, params, x, y, lr)
+        return torch.func.functional_call(net, theta1, (probe,)).sum()
+
+    x = torch.randn(3, 2, dtype=torch.double, requires_grad=True)
+    y = torch.randn(3, 2, dtype=torch.double, requires_grad=True)
+    lr = torch.tensor(0.3, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(post_step_output, (x, y, lr))
+    gx, gy, glr = torch.autograd.grad(post_step_output(x, y, lr), (x, y, lr))
+    assert gx.abs().sum() > 0 and gy.abs().sum() > 0 and glr.abs() > 0
