@@ -189,7 +189,8 @@ def _distill(
         from distillhub.hub import push_folder
 
         info = push_folder(out, push_to, private=private, token=token)
-        console.print(f"Pushed to {info['url']} (commit {info['commit']})", highlight=False)
+        console.print(f"Pushed to {info['url']}", highlight=False)
+        console.print(f"commit {info['commit']}", highlight=False)
 
 
 def _run_with_progress(distiller, quiet: bool):
@@ -340,6 +341,37 @@ def card(
         console.print(f"Wrote {folder / CARD_FILE}")
 
     run_guarded(_card)
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  distillhub push runs/CartPole-v1-2 alice/cartpole-2\n\n"
+        "  distillhub push runs/CartPole-v1-2 alice/cartpole-2 --private --tag v1\n\n"
+        "  HF_TOKEN=hf_... distillhub push runs/nd3 alice/cartpole-3d --revision experiments"
+    )
+)
+def push(
+    folder: Annotated[Path, typer.Argument(help="Batch folder written by 'distillhub distill'.")],
+    repo_id: Annotated[str, typer.Argument(help="Hub dataset repo, user/name (created if missing).")],
+    private: Annotated[bool, typer.Option(help="Create the repo private.")] = False,
+    revision: Annotated[str | None, typer.Option(help="Branch to commit to (created if missing).")] = None,
+    tag: Annotated[str | None, typer.Option(help="Tag the new commit.")] = None,
+    commit_message: Annotated[str | None, typer.Option(help="Commit message.")] = None,
+    token: Annotated[str | None, typer.Option(help="Hub token (default: HF_TOKEN or the saved login).")] = None,
+):
+    """Validate a batch folder and publish it as a Hub dataset repo in one commit."""
+
+    def _push():
+        from distillhub.hub import push_folder
+
+        info = push_folder(
+            folder, repo_id, private=private, revision=revision, tag=tag, commit_message=commit_message, token=token
+        )
+        console.print(f"Pushed {folder} to {info['url']}", highlight=False)
+        console.print(f"commit {info['commit']}", highlight=False)
+
+    run_guarded(_push)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import torch
 
 from distillhub.batch import SAFETENSORS_FILE, Batch, load_folder, load_safetensors, rows_to_tensors
 from distillhub.errors import DistillhubError
+from distillhub.hub import connection_errors, hub_error
 from distillhub.policy import Policy, policy_from_batch
 
 
@@ -18,55 +19,6 @@ def is_local(source: str | os.PathLike) -> bool:
     """A path that exists, or that looks like one (so a typo is not sent to the Hub)."""
     s = str(source)
     return Path(s).exists() or s.startswith((".", "/", "~")) or s.count("/") != 1
-
-
-def hub_error(e: Exception, repo_id: str, action: str) -> DistillhubError:
-    """Turn a huggingface_hub exception into a one-line, actionable error."""
-    from huggingface_hub import constants
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        GatedRepoError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    if isinstance(e, GatedRepoError):
-        return DistillhubError(
-            f"{repo_id} is gated; accept its terms on the Hub, then retry with a token that has access"
-        )
-    if isinstance(e, RepositoryNotFoundError):
-        return DistillhubError(
-            f"dataset repo {repo_id} not found (or private): check the id, or pass --token / run 'hf auth login' for private repos"
-        )
-    if isinstance(e, RevisionNotFoundError):
-        return DistillhubError(f"revision not found in {repo_id}; pass an existing branch, tag or commit id")
-    if isinstance(e, EntryNotFoundError):
-        return DistillhubError(f"{repo_id} has no {SAFETENSORS_FILE}; it is not a distillhub batch")
-    if isinstance(e, LocalEntryNotFoundError):
-        return DistillhubError(
-            f"cannot reach the Hub at {constants.ENDPOINT} to {action} {repo_id} and it is not cached; check your connection"
-        )
-    if isinstance(e, HfHubHTTPError):
-        status = getattr(getattr(e, "response", None), "status_code", None)
-        if status == 401:
-            return DistillhubError(
-                f"the Hub refused the token (401) to {action} {repo_id}; pass a valid --token or run 'hf auth login'"
-            )
-        if status == 403:
-            return DistillhubError(
-                f"the token may not {action} {repo_id} (403); use a token with write access to that namespace"
-            )
-        return DistillhubError(f"the Hub answered {status} to {action} {repo_id}: {str(e).splitlines()[0]}")
-    return DistillhubError(f"cannot {action} {repo_id}: {type(e).__name__}: {str(e).splitlines()[0]}")
-
-
-def _connection_errors() -> tuple[type[BaseException], ...]:
-    import httpx
-    import requests
-
-    return (httpx.HTTPError, requests.ConnectionError, ConnectionError, OSError)
 
 
 def load_batch(source, revision: str | None = None, like: str | None = None, token: str | None = None) -> Batch:
@@ -102,15 +54,15 @@ def load_batch(source, revision: str | None = None, like: str | None = None, tok
     if is_local(source):
         return load_folder(Path(source).expanduser())
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
 
     try:
         path = hf_hub_download(source, SAFETENSORS_FILE, repo_type="dataset", revision=revision, token=token)
     except HFValidationError:
         raise DistillhubError(f"'{source}' is neither a folder nor a valid Hub repo id (user/name)") from None
-    except HfHubHTTPError as e:
+    except (HfHubHTTPError, LocalEntryNotFoundError) as e:
         raise hub_error(e, source, "download") from None
-    except _connection_errors() as e:
+    except connection_errors() as e:
         raise hub_error(e, source, "download") from None
     return load_safetensors(path)
 

@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
-import gymnasium as gym
-import numpy as np
-import pytest
-import torch
+import os
+import socket
+import tempfile
+
+# The Hub clients read these at import time: point them at the local test server
+# (started by the `hub` fixture) before anything imports huggingface_hub or datasets.
+with socket.socket() as _s:
+    _s.bind(("127.0.0.1", 0))
+    HUB_PORT = _s.getsockname()[1]
+_HF_HOME = tempfile.mkdtemp(prefix="distillhub-test-hf-")
+os.environ.update(
+    HF_ENDPOINT=f"http://127.0.0.1:{HUB_PORT}",
+    HF_HUB_DISABLE_XET="1",
+    HF_HOME=_HF_HOME,
+    HF_HUB_DISABLE_TELEMETRY="1",
+    HF_HUB_ETAG_TIMEOUT="5",
+    HF_HUB_DOWNLOAD_TIMEOUT="10",
+)
+os.environ.pop("HF_TOKEN", None)
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 
 class DictObsEnv(gym.Env):
@@ -39,3 +59,15 @@ def cartpole_batch(tmp_path_factory):
     folder = tmp_path_factory.mktemp("batch") / "cartpole"
     save_folder(batch, folder, render_card(batch))
     return folder
+
+
+TOKENS = {"hf_test_alice_token_123": "alice", "hf_test_bob_token_456": "bob"}
+
+
+@pytest.fixture(scope="session")
+def hub():
+    """A local Hub-API server on 127.0.0.1 that the real clients talk to over HTTP."""
+    from tests.hub_server import HubServer
+
+    with HubServer(HUB_PORT, TOKENS) as server:
+        yield server
