@@ -159,11 +159,12 @@ def test_push_failures_are_one_line_and_leave_folder_untouched(hub, cartpole_bat
     assert len(hub.state.requests) == n
 
 
-def test_load_failures(hub):
+def test_load_failures(hub, cartpole_batch):
     r = runner.invoke(app, ["eval", "alice/no-such-repo"])
     assert r.exit_code == 1 and "dataset repo alice/no-such-repo not found" in r.output
+    distillhub.push_folder(cartpole_batch, "alice/loadfail", token=ALICE)
     with pytest.raises(DistillhubError, match="revision not found"):
-        distillhub.load_batch("alice/pinned", revision="no-such-branch")
+        distillhub.load_batch("alice/loadfail", revision="no-such-branch")
 
 
 def test_server_unreachable_on_load(tmp_path):
