@@ -130,10 +130,8 @@ def _distill(
         cfg = DistillConfig.from_json(meta["config"])
         if env != cfg.env_id and env != "CartPole-v1":
             raise DistillhubError(f"{out} holds a {cfg.env_id} run, not {env}; drop --env or pick another --out")
-        # only the budget and the device may change on resume
-        for key in ("max_steps", "time_limit", "device", "target_return", "early_stop", "checkpoint_every"):
-            if key in ("device", "early_stop"):
-                continue
+        # only the budget, stopping rule, checkpointing and device may change on resume
+        for key in ("max_steps", "time_limit", "target_return", "checkpoint_every"):
             if overrides[key] is not None:
                 setattr(cfg, key, overrides[key])
         cfg.device = device

@@ -15,10 +15,9 @@ A new population each iteration makes the batch work for inits it never saw.
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -643,8 +642,3 @@ def distill(config: DistillConfig, out_dir: str | Path | None = None, resume: bo
         return batch
     finally:
         d.close()
-
-
-def config_summary(cfg: DistillConfig) -> str:
-    """One line for logs."""
-    return json.dumps({k: v for k, v in asdict(replace(cfg)).items() if k in ("env_id", "samples", "arch", "seed")})
