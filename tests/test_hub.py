@@ -192,3 +192,20 @@ def test_token_never_written_or_printed(hub, cartpole_batch, tmp_path):
             assert ALICE.encode() not in path.read_bytes()
     for content in hub.files("alice/tokencheck").values():
         assert ALICE.encode() not in content
+
+
+def test_loading_from_hub_never_unpickles(hub, cartpole_batch, monkeypatch):
+    distillhub.push_folder(cartpole_batch, "alice/nopickle", token=ALICE)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("pickle-based loading must never run on downloaded files")
+
+    import pickle
+
+    monkeypatch.setattr(torch, "load", forbidden)
+    monkeypatch.setattr(pickle, "load", forbidden)
+    monkeypatch.setattr(pickle, "loads", forbidden)
+    policy = distillhub.load_policy("alice/nopickle", seed=0)
+    assert policy.act(np.zeros(4, dtype=np.float32)) in (0, 1)
+    rows = datasets.load_dataset("alice/nopickle", split="train")
+    assert rows.num_rows == 2
