@@ -112,9 +112,8 @@ def make_env(env_id: str, env_kwargs: dict | None = None, *, training: bool = Fa
     env_kwargs = dict(env_kwargs or {})
     family = family_of(env_id)
     if family == "atari":
-        from distillhub.envs.atari import make_atari_env
-
-        return make_atari_env(env_id, env_kwargs, training=training)
+        # the ALE preprocessing path (84x84 grey, frame-skip 4, 4-frame stack) is not built yet
+        raise DistillhubError(f"{env_id}: Atari envs are not supported by this version yet; use a Box-observation env")
     try:
         return gym.make(env_id, **env_kwargs)
     except gym.error.DependencyNotInstalled as e:
