@@ -18,6 +18,8 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -178,22 +180,28 @@ def normalize(obs: torch.Tensor, mean: torch.Tensor | None, std: torch.Tensor | 
 # --------------------------------------------------------------------------- safetensors
 
 
-def _atomic_path(final: Path) -> Path:
+@contextmanager
+def atomic_write(final: str | Path) -> Iterator[Path]:
+    """Yield a temp path beside ``final``; rename it onto ``final`` only if the block succeeds.
+
+    A reader never sees a half-written file, and a failed write leaves the old file intact.
+    """
+    final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
-    return Path(tmp)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    finally:
+        tmp_path.unlink(missing_ok=True)
 
 
 def save_safetensors(batch: Batch, path: str | Path) -> None:
     """Write ``batch`` to one safetensors file (temp file, then rename)."""
-    path = Path(path)
-    tmp = _atomic_path(path)
-    try:
+    with atomic_write(path) as tmp:
         save_file(batch.tensors(), str(tmp), metadata=batch.metadata())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_safetensors(path: str | Path) -> Batch:
@@ -289,13 +297,8 @@ def save_parquet(batch: Batch, path: str | Path) -> None:
     """Write the rows to one parquet file (temp file, then rename)."""
     import pyarrow.parquet as pq
 
-    path = Path(path)
-    tmp = _atomic_path(path)
-    try:
+    with atomic_write(path) as tmp:
         pq.write_table(batch_rows(batch).data.table, str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def rows_to_tensors(rows) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
@@ -338,12 +341,8 @@ def save_folder(batch: Batch, folder: str | Path, card: str | None = None) -> Pa
     save_parquet(batch, folder / PARQUET_FILE)
     save_safetensors(batch, folder / SAFETENSORS_FILE)
     if card is not None:
-        tmp = _atomic_path(folder / CARD_FILE)
-        try:
+        with atomic_write(folder / CARD_FILE) as tmp:
             tmp.write_text(card, encoding="utf-8")
-            os.replace(tmp, folder / CARD_FILE)
-        finally:
-            tmp.unlink(missing_ok=True)
     return folder
 
 

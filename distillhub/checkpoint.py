@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from distillhub.batch import atomic_write
 from distillhub.errors import DistillhubError
 
 CHECKPOINT_DIR = ".distillhub"
@@ -45,16 +44,9 @@ def optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Ten
 
 def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     """Write tensors + JSON-able ``meta`` atomically (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".ckpt.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        flat = {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}  # clone: views share memory
-        save_file(flat, tmp, metadata={"state": json.dumps(meta)})
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    flat = {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}  # clone: views share memory
+    with atomic_write(path) as tmp:
+        save_file(flat, str(tmp), metadata={"state": json.dumps(meta)})
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:

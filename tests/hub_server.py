@@ -123,12 +123,16 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return repo
 
-    def _files_at(self, repo: Repo, rev: str) -> tuple[str, dict[str, Entry]] | None:
+    def _files_at(self, rtype: str, repo_id: str, rev: str) -> tuple[Repo, str, dict[str, Entry]] | None:
+        """(repo, commit oid, files) of a readable repo at ``rev``; None after sending the error."""
+        repo = self._repo(rtype, repo_id)
+        if repo is None:
+            return None
         oid = repo.resolve(rev)
         if oid is None:
             self._error(404, f"Invalid rev id: {rev}", "RevisionNotFound")
             return None
-        return oid, repo.commits[oid]
+        return repo, oid, repo.commits[oid]
 
     def _entry_json(self, path: str, e: Entry) -> dict:
         out = {"type": "file", "path": path, "size": len(e.data), "oid": e.blob_oid()}
@@ -229,13 +233,10 @@ class Handler(BaseHTTPRequestHandler):
         self._json(200, {"url": url, "name": repo_id, "id": repo_id})
 
     def _repo_info(self, rtype: str, repo_id: str, rev: str):
-        repo = self._repo(rtype, repo_id)
-        if repo is None:
-            return
-        found = self._files_at(repo, rev)
+        found = self._files_at(rtype, repo_id, rev)
         if found is None:
             return
-        oid, files = found
+        repo, oid, files = found
         siblings = [
             {
                 "rfilename": p,
@@ -264,13 +265,10 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def _tree(self, rtype, repo_id, rev, prefix, query):
-        repo = self._repo(rtype, repo_id)
-        if repo is None:
-            return
-        found = self._files_at(repo, rev)
+        found = self._files_at(rtype, repo_id, rev)
         if found is None:
             return
-        _, files = found
+        _, _, files = found
         recursive = query.get("recursive", ["false"])[0] == "true"
         prefix = prefix.strip("/")
         base = prefix + "/" if prefix else ""
@@ -292,13 +290,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _paths_info(self, rtype, repo_id, rev):
         form = parse_qs(self._body().decode())
-        repo = self._repo(rtype, repo_id)
-        if repo is None:
-            return
-        found = self._files_at(repo, rev)
+        found = self._files_at(rtype, repo_id, rev)
         if found is None:
             return
-        _, files = found
+        _, _, files = found
         out = []
         for p in form.get("paths", []):
             p = p.strip("/")
@@ -309,13 +304,10 @@ class Handler(BaseHTTPRequestHandler):
         self._json(200, out)
 
     def _resolve(self, rtype, repo_id, rev, path):
-        repo = self._repo(rtype, repo_id)
-        if repo is None:
-            return
-        found = self._files_at(repo, rev)
+        found = self._files_at(rtype, repo_id, rev)
         if found is None:
             return
-        oid, files = found
+        _, oid, files = found
         e = files.get(path)
         if e is None:
             return self._error(404, f"Entry not found: {path}", "EntryNotFound")
