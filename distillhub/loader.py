@@ -35,21 +35,23 @@ def load_batch(source, revision: str | None = None, like: str | None = None, tok
     Returns:
         The batch; from the Hub it is downloaded once and cached by huggingface_hub.
     """
-    try:
+    if not isinstance(source, (str, os.PathLike)):
+        # only a Dataset of rows is left; import datasets (slow) only for that case
         import datasets
 
-        if isinstance(source, datasets.Dataset):
-            if like is None:
-                raise DistillhubError(
-                    "a Dataset holds only the rows; pass like='user/repo' (or the folder) for the learning rate and metadata"
-                )
-            base = load_batch(like, revision=revision, token=token)
-            obs, targets, index = rows_to_tensors(source)
-            if tuple(obs.shape[1:]) != base.obs_shape or targets.shape[1] != base.n_outputs:
-                raise DistillhubError(f"the rows do not have the shapes of {like}'s batch")
-            return replace(base, observations=obs, targets=targets)
-    except ImportError:  # datasets is a dependency, but keep folder loading independent of it
-        pass
+        if not isinstance(source, datasets.Dataset):
+            raise DistillhubError(
+                f"cannot load a batch from a {type(source).__name__}; pass a repo id, folder or Dataset"
+            )
+        if like is None:
+            raise DistillhubError(
+                "a Dataset holds only the rows; pass like='user/repo' (or the folder) for the learning rate and metadata"
+            )
+        base = load_batch(like, revision=revision, token=token)
+        obs, targets, _ = rows_to_tensors(source)
+        if tuple(obs.shape[1:]) != base.obs_shape or targets.shape[1] != base.n_outputs:
+            raise DistillhubError(f"the rows do not have the shapes of {like}'s batch")
+        return replace(base, observations=obs, targets=targets)
     source = os.fspath(source)
     if is_local(source):
         return load_folder(Path(source).expanduser())
