@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -25,7 +26,8 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a one-line error and return the exit to raise."""
-    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    # escape: messages quote user input and install hints like gymnasium[mujoco]
+    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -52,6 +54,7 @@ def _slug(env_id: str) -> str:
         "  distillhub distill                                  # CartPole-v1, 2 samples, into runs/CartPole-v1-2\n\n"
         "  distillhub distill --env distillhub/CartPoleND-v0 --env-kwargs '{\"n_dims\": 3}' --samples 4 --out runs/nd3\n\n"
         "  distillhub distill --env Hopper-v5 --samples 64 --time-limit 1800 --out runs/hopper\n\n"
+        "  distillhub distill --env ALE/Pong-v5 --samples 4 --device cuda --out runs/pong\n\n"
         "  distillhub distill --out runs/hopper --resume --max-steps 4000000   # continue a run"
     )
 )
@@ -66,7 +69,7 @@ def distill(
     init: Annotated[str | None, typer.Option(help="Init scheme: orthogonal:<out gain> or torch-default.")] = None,
     seed: Annotated[int, typer.Option(help="Seed; CPU runs with the same seed are identical.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    max_steps: Annotated[int | None, typer.Option(help="Env-step budget (whole run, resumes included).")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Env-step budget (whole run, resumes included; checked between meta-iterations).")] = None,
     time_limit: Annotated[float | None, typer.Option(help="Wall-time budget in seconds (whole run).")] = None,
     target_return: Annotated[
         float | None, typer.Option(help="Stop once the worst held-out init reaches this (default: env threshold).")
@@ -74,11 +77,15 @@ def distill(
     early_stop: Annotated[bool, typer.Option(help="Stop when the target is reached.")] = True,
     population: Annotated[int | None, typer.Option(help="Fresh inits per meta-iteration.")] = None,
     num_envs: Annotated[int | None, typer.Option(help="Parallel envs (a multiple of population).")] = None,
-    vectorization: Annotated[str | None, typer.Option(help="sync or async gymnasium vector envs.")] = None,
+    rollout_steps: Annotated[int | None, typer.Option(help="Env steps per env per meta-iteration.")] = None,
+    vectorization: Annotated[
+        str | None, typer.Option(help="sync or async gymnasium vector envs; ale: ale-py's native one (Atari).")
+    ] = None,
     encoder_layers: Annotated[
         int | None, typer.Option(help="Atari: conv layers kept as a persistent learned encoder.")
     ] = None,
     eval_inits: Annotated[int, typer.Option(help="Fresh inits in the final evaluation (0 skips it).")] = 10,
+    eval_episodes: Annotated[int, typer.Option(help="Episodes per init in the final evaluation.")] = 2,
     checkpoint_every: Annotated[float | None, typer.Option(help="Seconds between checkpoints.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run checkpointed in --out.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing batch in --out.")] = False,
@@ -92,15 +99,15 @@ def distill(
     """Distil an environment into a batch with meta-PPO and write it to a folder."""
     run_guarded(
         _distill, env, samples, out, env_kwargs, arch, init, seed, device, max_steps, time_limit, target_return,
-        early_stop, population, num_envs, vectorization, encoder_layers, eval_inits, checkpoint_every, resume,
-        overwrite, push_to, private, token, quiet,
+        early_stop, population, num_envs, rollout_steps, vectorization, encoder_layers, eval_inits, eval_episodes,
+        checkpoint_every, resume, overwrite, push_to, private, token, quiet,
     )  # fmt: skip
 
 
 def _distill(
     env, samples, out, env_kwargs, arch, init, seed, device, max_steps, time_limit, target_return, early_stop,
-    population, num_envs, vectorization, encoder_layers, eval_inits, checkpoint_every, resume, overwrite,
-    push_to, private, token, quiet,
+    population, num_envs, rollout_steps, vectorization, encoder_layers, eval_inits, eval_episodes,
+    checkpoint_every, resume, overwrite, push_to, private, token, quiet,
 ):  # fmt: skip
     from distillhub.batch import SAFETENSORS_FILE, save_folder
     from distillhub.card import render_card
@@ -117,7 +124,7 @@ def _distill(
     overrides = dict(
         samples=samples, arch=arch, init=init, seed=seed, device=device, max_steps=max_steps,
         time_limit=time_limit, target_return=target_return, early_stop=early_stop, population=population,
-        num_envs=num_envs, vectorization=vectorization, encoder_layers=encoder_layers,
+        num_envs=num_envs, rollout_steps=rollout_steps, vectorization=vectorization, encoder_layers=encoder_layers,
         checkpoint_every=checkpoint_every,
     )  # fmt: skip
     if resume:
@@ -154,7 +161,7 @@ def _distill(
         console.print(f"Resuming {cfg.env_id} from step {distiller.global_step:,} (iteration {distiller.iteration}).")
     console.print(
         f"Distilling [bold]{cfg.env_id}[/] into {cfg.samples} samples on {distiller.device} "
-        f"(learner {cfg.arch}, population {cfg.population}, {cfg.num_envs} envs) -> {out}",
+        f"(learner {cfg.arch}, population {cfg.population}, {cfg.num_envs} envs) -> {escape(str(out))}",
         highlight=False,
     )
     try:
@@ -165,7 +172,8 @@ def _distill(
         save_folder(batch, out, render_card(batch, push_to))
         distiller.close()
         err_console.print(
-            f"Interrupted: checkpoint and current batch saved in {out}; continue with --resume --out {out}"
+            f"Interrupted: checkpoint and current batch saved in {escape(str(out))}; "
+            f"continue with --resume --out {escape(str(out))}"
         )
         raise typer.Exit(130) from None
     batch.extra["training"] = distiller.training_summary()
@@ -173,13 +181,13 @@ def _distill(
     if eval_inits > 0:
         from distillhub.evaluate import evaluate
 
-        result = evaluate(batch, inits=eval_inits, episodes=2, seed=0, device="cpu")
+        result = evaluate(batch, inits=eval_inits, episodes=eval_episodes, seed=0, device=distiller.device)
         batch.extra["eval"] = result.summary()
         _print_eval(result)
     save_folder(batch, out, render_card(batch, push_to))
     t = batch.extra["training"]
     console.print(
-        f"Wrote {out} ({batch.num_samples} samples, lr {batch.learning_rate:.4g}) after {t['env_steps']:,} env steps "
+        f"Wrote {escape(str(out))} ({batch.num_samples} samples, lr {batch.learning_rate:.4g}) after {t['env_steps']:,} env steps "
         f"in {t['wall_time_s']} s; stop: {t['stop_reason']}.",
         highlight=False,
     )
@@ -336,7 +344,7 @@ def card(
 
         batch = load_folder(folder)
         save_folder(batch, folder, render_card(batch, repo_id))
-        console.print(f"Wrote {folder / CARD_FILE}")
+        console.print(f"Wrote {escape(str(folder / CARD_FILE))}", highlight=False)
 
     run_guarded(_card)
 
@@ -366,7 +374,7 @@ def push(
         info = push_folder(
             folder, repo_id, private=private, revision=revision, tag=tag, commit_message=commit_message, token=token
         )
-        console.print(f"Pushed {folder} to {info['url']}", highlight=False)
+        console.print(f"Pushed {escape(str(folder))} to {info['url']}", highlight=False)
         console.print(f"commit {info['commit']}", highlight=False)
 
     run_guarded(_push)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.func import vmap
 
 from distillhub.batch import Batch, normalize
 from distillhub.checkpoint import (
@@ -44,7 +43,7 @@ from distillhub.learners import (
     population_forward,
     reinit_,
 )
-from distillhub.onestep import step_params
+from distillhub.onestep import step_population
 from distillhub.rl import (
     RewardScaler,
     RunningMeanStd,
@@ -75,10 +74,10 @@ class DistillConfig:
     # in `patience` evaluations in a row (None: the env's reward threshold, if any)
     target_return: float | None = None
     early_stop: bool = True
-    patience: int = 2
+    patience: int = 3
     # meta-PPO
     population: int = 8
-    num_envs: int = 256
+    num_envs: int = 512
     rollout_steps: int = 32
     update_epochs: int = 4
     num_minibatches: int = 4
@@ -100,7 +99,7 @@ class DistillConfig:
     # rollouts, evaluation, checkpoints
     vectorization: str = "sync"
     eval_every: int = 10
-    eval_inits: int = 16
+    eval_inits: int = 32
     eval_episodes: int = 2
     checkpoint_every: float = 120.0
     encoder_layers: int = 0
@@ -200,6 +199,8 @@ def validate_config(cfg: DistillConfig) -> None:
     """One-line errors for configurations that cannot run."""
     if cfg.samples < 1:
         raise DistillhubError(f"--samples must be at least 1, got {cfg.samples}")
+    if cfg.rollout_steps < 1 or cfg.update_epochs < 1 or cfg.num_minibatches < 1:
+        raise DistillhubError("rollout_steps, update_epochs and num_minibatches must be at least 1")
     if cfg.population < 1 or cfg.num_envs % cfg.population:
         raise DistillhubError(f"num_envs ({cfg.num_envs}) must be a positive multiple of population ({cfg.population})")
     if (cfg.num_envs // cfg.population * cfg.rollout_steps) % cfg.num_minibatches:
@@ -208,8 +209,8 @@ def validate_config(cfg: DistillConfig) -> None:
         raise DistillhubError(f"--max-steps must be positive, got {cfg.max_steps}")
     if cfg.time_limit is not None and cfg.time_limit <= 0:
         raise DistillhubError(f"--time-limit must be positive, got {cfg.time_limit}")
-    if cfg.vectorization not in ("sync", "async"):
-        raise DistillhubError(f"vectorization must be sync or async, got '{cfg.vectorization}'")
+    if cfg.vectorization not in ("sync", "async", "ale"):
+        raise DistillhubError(f"vectorization must be sync, async or ale (Atari), got '{cfg.vectorization}'")
     check_init(cfg.init)
 
 
@@ -293,9 +294,11 @@ class Distiller:
         return {f"{name}.{p}" for name in convs[:layers] for p in ("weight", "bias")}
 
     def _obs_stats(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        if self.obs_rms is None:
-            return None, None
-        return self.obs_rms.mean.float(), self.obs_rms.std().float()
+        if self.obs_rms is not None:
+            return self.obs_rms.mean.float(), self.obs_rms.std().float()
+        if self.info.obs_scale is not None:  # pixels: the learner sees obs / 255
+            return torch.zeros(1, device=self.device), torch.full((1,), self.info.obs_scale, device=self.device)
+        return None, None
 
     def _fresh_inits(self, count: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         stacked = fresh_params(self.template, self.cfg.init, generator, count)
@@ -304,11 +307,15 @@ class Distiller:
     def _step_population(self, theta0: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The one step for every init of the population, differentiable in the batch."""
         x, y, lr, enc = self.x, self.y, self.log_lr.exp(), self.encoder
-        return vmap(lambda p: step_params(self.learner, p, x, y, lr, enc))(theta0)
+        return step_population(self.learner, theta0, x, y, lr, enc)
 
     def _forward_population(self, theta: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
         """Outputs of each init on its own observations: obs [P, B, ...] -> [P, B, n_out]."""
-        return population_forward(self.learner, {**self.encoder, **theta}, obs)
+        return population_forward(self.learner, theta, obs, shared=self.encoder)
+
+    def _values(self, obs: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """Critic values of raw observations [B, ...] -> [B] (chunked: frames are big)."""
+        return torch.cat([self.critic(self._prep_obs(o)).squeeze(-1) for o in obs.split(chunk)])
 
     def _prep_obs(self, obs: torch.Tensor) -> torch.Tensor:
         mean, std = self._obs_stats()
@@ -330,7 +337,12 @@ class Distiller:
         theta = self._step_population(self._fresh_inits(k, torch.Generator().manual_seed(cfg.seed + 1000)))
         if self._eval_env is None:
             self._eval_env = make_vector_env(
-                self.info, k * e, device=self.device, seed=cfg.seed + 1000, vectorization=cfg.vectorization
+                self.info,
+                k * e,
+                device=self.device,
+                seed=cfg.seed + 1000,
+                vectorization=cfg.vectorization,
+                training=False,
             )
         env = self._eval_env
         if hasattr(env, "generator"):
@@ -510,14 +522,15 @@ class Distiller:
         P, E, T = cfg.population, cfg.num_envs, cfg.rollout_steps
         Ep = E // P
         shape = info.obs_shape
-        obs_buf = torch.zeros((T, E, *shape), device=device)
+        if not hasattr(self, "_obs"):
+            self._obs = self.env.reset()
+        # raw observations (uint8 frames stay uint8); normalised where they are used, with
+        # statistics that only change after the update, so rollout and update agree
+        obs_buf = torch.zeros((T, E, *shape), dtype=self._obs.dtype, device=device)
         act_buf = torch.zeros((T, E, info.n_outputs) if self.continuous else (T, E), device=device)
         logp_buf = torch.zeros((T, E), device=device)
         rew_buf = torch.zeros((T, E), device=device)
         done_buf = torch.zeros((T, E), device=device)
-        val_buf = torch.zeros((T, E), device=device)
-        if not hasattr(self, "_obs"):
-            self._obs = self.env.reset()
         last_save = time.monotonic()
         try:
             while self._done() is None:
@@ -526,26 +539,23 @@ class Distiller:
                 theta0 = self._fresh_inits(P, self.init_gen)
 
                 # --- roll out the post-step learners (no graph needed here)
-                raw_obs = []
                 with torch.no_grad():
                     theta1 = self._step_population(theta0)
                     for t in range(T):
-                        raw_obs.append(self._obs)
+                        obs_buf[t] = self._obs
                         obs = self._prep_obs(self._obs)
-                        obs_buf[t] = obs
                         out = self._forward_population(theta1, obs.view(P, Ep, *shape)).reshape(E, -1)
                         action, logp = sample_actions(out, self.log_std, self.gen)
-                        val_buf[t] = self.critic(obs).squeeze(-1)
                         self._obs, reward, terminated, truncated, finished = self.env.step(action)
                         done = terminated | truncated
                         if self.reward_scaler is not None:
                             reward = self.reward_scaler(reward, done)
                         act_buf[t], logp_buf[t], rew_buf[t], done_buf[t] = action, logp, reward, done
                         self.recent_returns = (self.recent_returns + finished.tolist())[-100:]
-                    next_value = self.critic(self._prep_obs(self._obs)).squeeze(-1)
-                    advantages, returns = compute_gae(rew_buf, val_buf, done_buf, next_value, cfg.gamma, cfg.gae_lambda)
-                    if self.obs_rms is not None:
-                        self.obs_rms.update(torch.stack(raw_obs))
+                    # the critic on the whole rollout at once: one call instead of one per step
+                    values = self._values(obs_buf.view(T * E, *shape)).view(T, E)
+                    next_value = self._values(self._obs)
+                    advantages, returns = compute_gae(rew_buf, values, done_buf, next_value, cfg.gamma, cfg.gae_lambda)
 
                 # --- PPO through the one step; [T, E] -> [P, T*Ep] so each init keeps its own data
                 def per_init(t: torch.Tensor) -> torch.Tensor:
@@ -560,12 +570,13 @@ class Distiller:
                     for start in range(0, T * Ep, mb_size):
                         mb = perm[start : start + mb_size]
                         theta1 = self._step_population(theta0)
-                        out = self._forward_population(theta1, b_obs[:, mb])
+                        mb_obs = self._prep_obs(b_obs[:, mb])
+                        out = self._forward_population(theta1, mb_obs)
                         new_logp, entropy = log_prob_entropy(out, self.log_std, b_act[:, mb])
                         adv = b_adv[:, mb]
                         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                         pg_loss, _ = ppo_clip_loss(new_logp, b_logp[:, mb], adv, cfg.clip_coef)
-                        value = self.critic(b_obs[:, mb].reshape(-1, *shape)).squeeze(-1)
+                        value = self.critic(mb_obs.reshape(-1, *shape)).squeeze(-1)
                         v_loss = 0.5 * (value - b_ret[:, mb].reshape(-1)).pow(2).mean()
                         # batch and critic share no parameters: one backward serves both
                         self.meta_opt.zero_grad(set_to_none=True)
@@ -576,6 +587,8 @@ class Distiller:
                         self.meta_opt.step()
                         self.critic_opt.step()
 
+                if self.obs_rms is not None:
+                    self.obs_rms.update(obs_buf)
                 self.global_step += T * E
                 eval_min = eval_mean = None
                 if self.iteration % cfg.eval_every == 0:

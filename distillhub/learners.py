@@ -132,18 +132,38 @@ def fresh_params(module: nn.Module, scheme: str, generator: torch.Generator, cou
     return {n: torch.stack([d[n] for d in draws]) for n in draws[0]}
 
 
-def population_forward(module: nn.Module, params: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+def is_plain_mlp(module: nn.Module) -> bool:
+    """``Linear``/``Tanh``/``ReLU``/``Flatten`` in a ``Sequential``: the batched-matmul fast path applies."""
+    return isinstance(module, nn.Sequential) and all(
+        isinstance(m, (nn.Linear, nn.Tanh, nn.ReLU, nn.Flatten)) for m in module
+    )
+
+
+def population_forward(
+    module: nn.Module,
+    params: dict[str, torch.Tensor],
+    obs: torch.Tensor,
+    shared: dict[str, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Run ``P`` parameter sets on their own inputs: obs [P, B, ...] -> [P, B, n_out].
 
-    Plain MLPs (``Linear``/``Tanh``/``ReLU``/``Flatten`` in a ``Sequential``) use batched
-    matmuls, several times faster than ``vmap`` at the small sizes of a rollout step; any
-    other module goes through ``vmap(functional_call)``. Both give the same numbers.
+    Args:
+        module: Supplies the computation.
+        params: Parameters stacked on a leading dim of size ``P``.
+        obs: Inputs, one slice per parameter set.
+        shared: Parameters all ``P`` sets use (e.g. a persistent encoder), not stacked.
+
+    Plain MLPs use batched matmuls, several times faster than ``vmap`` at the small sizes
+    of a rollout step; any other module goes through ``vmap(functional_call)``. Both give
+    the same numbers.
     """
-    layers = list(module) if isinstance(module, nn.Sequential) else None
-    if layers is None or not all(isinstance(m, (nn.Linear, nn.Tanh, nn.ReLU, nn.Flatten)) for m in layers):
-        return torch.func.vmap(lambda p, o: torch.func.functional_call(module, p, (o,)))(params, obs)
+    if shared or not is_plain_mlp(module):
+        shared = shared or {}
+        return torch.func.vmap(lambda p, o: torch.func.functional_call(module, {**shared, **p}, (o,)), in_dims=(0, 0))(
+            params, obs
+        )
     h = obs.flatten(start_dim=2)
-    for i, m in enumerate(layers):
+    for i, m in enumerate(module):
         if isinstance(m, nn.Linear):
             h = torch.baddbmm(params[f"{i}.bias"].unsqueeze(1), h, params[f"{i}.weight"].transpose(1, 2))
         elif isinstance(m, nn.Tanh):

@@ -8,8 +8,9 @@ records ``obs_mean``/``obs_std``), ``y`` the targets. For continuous actions ``y
 action means and the policy's log-std is the batch's ``log_std`` (not learned by the step).
 
 :func:`step_params` is the differentiable core (``torch.func``; gradients reach ``x``,
-``y`` and ``lr``), used by the distiller under ``vmap``; :func:`one_step` applies the
-same function to any ``nn.Module``, and the evaluator and loader call it.
+``y`` and ``lr``); :func:`step_population` takes the same step for a stack of inits at
+once (the distiller's population); :func:`one_step` applies :func:`step_params` to any
+``nn.Module``, and the evaluator and loader call it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from torch import nn
 from torch.func import functional_call, grad
 
 from distillhub.batch import Batch
+from distillhub.learners import is_plain_mlp, population_forward
 
 
 def inner_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -58,6 +60,39 @@ def step_params(
 
     grads = grad(loss_fn)(params)
     return {k: params[k] - lr * grads[k] for k in params}
+
+
+def step_population(
+    module: nn.Module,
+    params: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: torch.Tensor | float,
+    frozen: dict[str, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
+    """:func:`step_params` for ``P`` inits stacked on a leading dim, all on the same batch.
+
+    Plain MLPs take the step with batched matmuls: each init's loss depends only on its own
+    parameters, so the gradient of the summed losses holds every init's own gradient. That is
+    the same θ1 as ``vmap(step_params)`` (the other modules' path) at a fraction of the cost.
+    The result is differentiable in ``x``, ``y``, ``lr`` and ``frozen`` when grad mode is on.
+    """
+    if frozen or not is_plain_mlp(module):
+        return torch.func.vmap(lambda p: step_params(module, p, x, y, lr, frozen))(params)
+    count = next(iter(params.values())).shape[0]
+    differentiable = torch.is_grad_enabled() and any(
+        isinstance(t, torch.Tensor) and t.requires_grad for t in (x, y, lr, *params.values())
+    )
+    with torch.enable_grad():
+        theta0 = {k: v if v.requires_grad else v.detach().requires_grad_() for k, v in params.items()}
+        out = population_forward(module, theta0, x.expand(count, *x.shape))
+        # mean over each init's elements, summed over inits
+        loss = inner_loss(out, y.expand(count, *y.shape)) * count
+        grads = torch.autograd.grad(loss, list(theta0.values()), create_graph=differentiable)
+    if not differentiable:
+        with torch.no_grad():
+            return {k: params[k] - lr * g for k, g in zip(theta0, grads, strict=True)}
+    return {k: theta0[k] - lr * g for k, g in zip(theta0, grads, strict=True)}
 
 
 def one_step(module: nn.Module, batch: Batch, *, inplace: bool = False) -> nn.Module:

@@ -1,4 +1,4 @@
-"""Shared fixtures: a real env with a Dict observation space, a small distilled batch."""
+"""Shared fixtures: real envs with unsupported spaces, a small distilled batch, the local Hub."""
 
 from __future__ import annotations
 
@@ -42,6 +42,22 @@ class DictObsEnv(gym.Env):
         return {"a": np.zeros(2, np.float32)}, 0.0, True, False, {}
 
 
+class MultiDiscreteActionEnv(gym.Env):
+    """A real gymnasium env with a MultiDiscrete action space (not supported)."""
+
+    observation_space = gym.spaces.Box(-1, 1, (3,), np.float32)
+    action_space = gym.spaces.MultiDiscrete([2, 3])
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(3, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(3, np.float32), 0.0, True, False, {}
+
+
+if "tests/MultiDiscreteAct-v0" not in gym.registry:
+    gym.register("tests/MultiDiscreteAct-v0", entry_point=MultiDiscreteActionEnv, max_episode_steps=10)
 if "tests/DictObs-v0" not in gym.registry:
     gym.register("tests/DictObs-v0", entry_point=DictObsEnv, max_episode_steps=10)
 

@@ -17,7 +17,7 @@ from distillhub.evaluate import evaluate
 def test_distillation_clearly_beats_one_step_from_random_batch():
     start = time.monotonic()
     # at most 60 s by construction (the budget counts training time; ~15 s on an idle 2-core CPU)
-    batch = distill(default_config("CartPole-v1", max_steps=800_000, time_limit=55, seed=0))
+    batch = distill(default_config("CartPole-v1", max_steps=819_200, time_limit=55, seed=0))
     wall = time.monotonic() - start
     assert wall < 70, f"distillation took {wall:.0f} s"
     distilled = evaluate(batch, inits=10, episodes=2, seed=7)
@@ -31,7 +31,7 @@ def test_distillation_clearly_beats_one_step_from_random_batch():
     baseline = evaluate(random_batch, inits=10, episodes=2, seed=7)
     assert distilled.mean >= 400, distilled.per_init
     assert distilled.mean > 3 * baseline.mean, (distilled.mean, baseline.mean)
-    assert batch.extra["training"]["env_steps"] <= 800_000
+    assert batch.extra["training"]["env_steps"] <= 819_200  # 50 meta-iterations of 512 envs x 32 steps
 
 
 def test_same_seed_same_batch_on_cpu():
@@ -57,8 +57,11 @@ def _cli(*args):
     return [sys.executable, "-m", "distillhub_cli.app", *args]
 
 
+ITER_STEPS = 512 * 32  # default CartPole meta-iteration: 512 envs x 32 steps
+
+
 def test_resume_after_sigkill_continues_bit_for_bit(tmp_path):
-    common = ["--max-steps", str(8192 * 12), "--no-early-stop", "--eval-inits", "0", "--quiet", "--seed", "1"]
+    common = ["--max-steps", str(ITER_STEPS * 12), "--no-early-stop", "--eval-inits", "0", "--quiet", "--seed", "1"]
     # reference: one uninterrupted run
     ref = tmp_path / "ref"
     subprocess.run(_cli("distill", "--out", str(ref), *common), check=True, capture_output=True, timeout=300)
@@ -80,7 +83,7 @@ def test_resume_after_sigkill_continues_bit_for_bit(tmp_path):
         _cli("distill", "--out", str(out), "--resume", *common), capture_output=True, text=True, timeout=300
     )
     assert res.returncode == 0, res.stderr
-    assert f"Resuming CartPole-v1 from step {killed_at * 8192:,}" in res.stdout
+    assert f"Resuming CartPole-v1 from step {killed_at * ITER_STEPS:,}" in res.stdout
     a, b = load_folder(ref), load_folder(out)
     assert torch.equal(a.observations, b.observations)
     assert torch.equal(a.targets, b.targets)

@@ -16,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from distillhub.envs.atari import make_ale_vector_env, make_atari_env, register_ale
 from distillhub.envs.cartpole import CartPoleNDEnv, TorchCartPole
 from distillhub.envs.gym_vector import GymVectorEnv
 from distillhub.errors import DistillhubError
@@ -58,6 +59,7 @@ class EnvInfo:
         action_low / action_high: Bounds of continuous actions, else ``None``.
         reward_threshold: The env's "solved" return, if gymnasium knows one.
         max_episode_steps: Time limit, if any.
+        obs_scale: Pixel observations (``uint8`` Box): the learner sees ``obs / obs_scale``.
     """
 
     env_id: str
@@ -70,6 +72,7 @@ class EnvInfo:
     action_high: tuple[float, ...] | None = None
     reward_threshold: float | None = None
     max_episode_steps: int | None = None
+    obs_scale: float | None = None
 
 
 def parse_env_kwargs(text: str | None) -> dict:
@@ -90,6 +93,7 @@ def family_of(env_id: str) -> str:
     if env_id in ("CartPole-v1", ND_CARTPOLE_ID):
         return "cartpole"
     if env_id.startswith("ALE/"):
+        register_ale()
         return "atari"
     spec = gym.registry.get(env_id)
     entry = str(getattr(spec, "entry_point", "")) if spec else ""
@@ -111,10 +115,9 @@ def make_env(env_id: str, env_kwargs: dict | None = None, *, training: bool = Fa
     """
     env_kwargs = dict(env_kwargs or {})
     family = family_of(env_id)
-    if family == "atari":
-        # the ALE preprocessing path (84x84 grey, frame-skip 4, 4-frame stack) is not built yet
-        raise DistillhubError(f"{env_id}: Atari envs are not supported by this version yet; use a Box-observation env")
     try:
+        if family == "atari":
+            return make_atari_env(env_id, env_kwargs, training=training)
         return gym.make(env_id, **env_kwargs)
     except gym.error.DependencyNotInstalled as e:
         raise DistillhubError(f"{env_id} needs a missing dependency: {str(e).splitlines()[0]}") from None
@@ -158,7 +161,8 @@ def env_info(env_id: str, env_kwargs: dict | None = None) -> EnvInfo:
             family=family_of(env_id),
             obs_shape=tuple(int(d) for d in obs_space.shape),
             reward_threshold=getattr(spec, "reward_threshold", None),
-            max_episode_steps=getattr(spec, "max_episode_steps", None),
+            max_episode_steps=_time_limit(env),
+            obs_scale=float(obs_space.high.max()) if obs_space.dtype == np.uint8 else None,
         )
         if isinstance(act_space, gym.spaces.Discrete):
             return EnvInfo(action_space="discrete", n_outputs=int(act_space.n), **common)
@@ -173,6 +177,15 @@ def env_info(env_id: str, env_kwargs: dict | None = None) -> EnvInfo:
         env.close()
 
 
+def _time_limit(env: gym.Env) -> int | None:
+    """The step cap of the outermost TimeLimit (the spec's, or one added by a wrapper)."""
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return int(env._max_episode_steps)
+        env = env.env
+    return None
+
+
 def make_vector_env(
     info: EnvInfo,
     num_envs: int,
@@ -180,14 +193,24 @@ def make_vector_env(
     device: str | torch.device = "cpu",
     seed: int = 0,
     vectorization: str = "sync",
+    training: bool = True,
 ) -> TorchCartPole | GymVectorEnv:
-    """The fastest vectorised implementation available for ``info.env_id``."""
+    """The fastest vectorised implementation available for ``info.env_id``.
+
+    ``vectorization``: ``sync`` or ``async`` (gymnasium), or ``ale`` (ale-py's native
+    vector env, Atari only). ``training``: Atari's life-loss episodes and clipped rewards.
+    """
+    if vectorization == "ale" and info.family != "atari":
+        raise DistillhubError(f"vectorization 'ale' is for ALE/... ids only, not {info.env_id}; use sync or async")
     if info.family == "cartpole":
         n_dims = 1 if info.env_id == "CartPole-v1" else int(info.env_kwargs.get("n_dims", 2))
         return TorchCartPole(num_envs, n_dims=n_dims, device=device, seed=seed)
     env_id, env_kwargs = info.env_id, info.env_kwargs
+    if vectorization == "ale":
+        envs = make_ale_vector_env(env_id, env_kwargs, num_envs, training=training)
+        return GymVectorEnv(None, num_envs, device=device, seed=seed, envs=envs)
 
     def env_fn() -> gym.Env:
-        return make_env(env_id, env_kwargs, training=True)
+        return make_env(env_id, env_kwargs, training=training)
 
     return GymVectorEnv(env_fn, num_envs, device=device, seed=seed, vectorization=vectorization)

@@ -23,18 +23,23 @@ class GymVectorEnv:
         device: Where the returned tensors live.
         seed: Seed for the first reset (env i gets ``seed + i``).
         vectorization: ``"sync"`` (one process) or ``"async"`` (one process per env).
+        envs: A ready gymnasium vector env with same-step autoreset to wrap instead
+            (``env_fn`` and ``vectorization`` are then ignored).
     """
 
     def __init__(
         self,
-        env_fn: Callable[[], gym.Env],
+        env_fn: Callable[[], gym.Env] | None,
         num_envs: int,
         device: str | torch.device = "cpu",
         seed: int = 0,
         vectorization: str = "sync",
+        envs: gym.vector.VectorEnv | None = None,
     ):
-        cls = {"sync": gym.vector.SyncVectorEnv, "async": gym.vector.AsyncVectorEnv}[vectorization]
-        self.envs = cls([env_fn] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        if envs is None:
+            cls = {"sync": gym.vector.SyncVectorEnv, "async": gym.vector.AsyncVectorEnv}[vectorization]
+            envs = cls([env_fn] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        self.envs = envs
         self.num_envs = num_envs
         self.device = torch.device(device)
         self.seed = seed

@@ -1,0 +1,113 @@
+"""MuJoCo v5: distilled 64-sample batches vs. PPO from the same rollout code, same env steps.
+
+    python benchmarks/mujoco.py vector                       # sync vs async steps/s (Hopper, 16 envs)
+    python benchmarks/mujoco.py pendulum --runs 3             # InvertedPendulum-v5 acceptance
+    python benchmarks/mujoco.py table --time-limit 300 Hopper-v5 HalfCheetah-v5 Swimmer-v5 Reacher-v5
+
+Run from this folder with PYTHONPATH=.. (or an installed distillhub). Prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from ppo_baseline import evaluate_module, train_ppo
+
+from distillhub.distill import Distiller, default_config
+from distillhub.envs import env_info, make_vector_env
+from distillhub.evaluate import evaluate
+from distillhub.references import PPO_REFERENCE
+
+
+def vector(env_id: str = "Hopper-v5", num_envs: int = 16, steps: int = 300) -> None:
+    """Raw env steps/s of gymnasium's sync and async vector envs, and of a short distillation."""
+    info = env_info(env_id)
+    print(f"\n{env_id}, {num_envs} envs, random actions ({steps} vector steps), then 5 meta-iterations:\n")
+    print("| vectorization | env steps/s (random actions) | distillation steps/s (incl. meta-gradients) |")
+    print("|---|---|---|")
+    for mode in ("sync", "async"):
+        env = make_vector_env(info, num_envs, vectorization=mode)
+        env.reset()
+        actions = torch.zeros(num_envs, info.n_outputs)
+        t0 = time.monotonic()
+        for _ in range(steps):
+            env.step(actions.uniform_(-1, 1))
+        raw = steps * num_envs / (time.monotonic() - t0)
+        env.close()
+        cfg = default_config(env_id, vectorization=mode, num_envs=num_envs, early_stop=False, eval_every=1000)
+        cfg.max_steps = 5 * cfg.num_envs * cfg.rollout_steps
+        d = Distiller(cfg)
+        d.run()
+        d.close()
+        print(f"| {mode} | {raw:,.0f} | {d.global_step / d.elapsed:,.0f} |", flush=True)
+
+
+def pendulum(runs: int, time_limit: float) -> None:
+    """InvertedPendulum-v5, 64 samples: wall time to the env's threshold, eval over 10 fresh inits."""
+    print("\n| run (seed) | distill wall (s) | env steps | stop | eval mean (10 unseen inits) | worst init |")
+    print("|---|---|---|---|---|---|")
+    walls, means = [], []
+    for seed in range(runs):
+        t0 = time.monotonic()
+        d = Distiller(default_config("InvertedPendulum-v5", samples=64, seed=seed, time_limit=time_limit,
+                                     max_steps=50_000_000))  # fmt: skip
+        batch = d.run()
+        wall = time.monotonic() - t0
+        d.close()
+        r = evaluate(batch, inits=10, episodes=1, seed=1)
+        walls.append(wall)
+        means.append(r.mean)
+        print(f"| {seed} | {wall:.0f} | {d.global_step:,} | {d.stop_reason} | {r.mean:.1f} | {r.min:.0f} |", flush=True)
+    print(f"| median | {statistics.median(walls):.0f} | | | {statistics.median(means):.1f} | |")
+
+
+def table(env_ids: list[str], time_limit: float) -> None:
+    """Distil each env for ``time_limit`` seconds, then PPO for the same env steps."""
+    print(f"\nDistillation: {time_limit:.0f} s each, 64 samples; PPO: same env steps, same rollout code.\n")
+    print(
+        "| env | distill env steps | distill wall (s) | one-step mean (10 unseen inits) | worst init | "
+        "PPO wall (s) | PPO mean (10 eps) | one-step / PPO | % of CleanRL reference |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for env_id in env_ids:
+        t0 = time.monotonic()
+        d = Distiller(default_config(env_id, samples=64, time_limit=time_limit, max_steps=50_000_000))
+        batch = d.run()
+        dwall = time.monotonic() - t0
+        d.close()
+        r = evaluate(batch, inits=10, episodes=1, seed=1)
+        policy, _, pwall = train_ppo(env_id, max_steps=d.global_step, num_envs=16, rollout_steps=128, epochs=10,
+                                     minibatches=32, lr=3e-4, anneal_lr=True)  # fmt: skip
+        ppo = evaluate_module(policy, env_id, episodes=10)
+        ratio = r.mean / ppo if ppo > 0 else ppo / r.mean
+        ref = PPO_REFERENCE[env_id][0]
+        pct = r.percent_of_reference
+        print(
+            f"| {env_id} | {d.global_step:,} | {dwall:.0f} | {r.mean:.1f} | {r.min:.1f} | {pwall:.0f} | {ppo:.1f} | "
+            f"{ratio:.2f} | {'n/a' if pct is None else f'{pct:.0f} %'} (ref {ref}) |",
+            flush=True,
+        )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("what", choices=["vector", "pendulum", "table"])
+    p.add_argument("envs", nargs="*", default=["Hopper-v5", "HalfCheetah-v5", "Swimmer-v5", "Reacher-v5"])
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--time-limit", type=float, default=600.0)
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if args.what == "vector":
+        vector()
+    elif args.what == "pendulum":
+        pendulum(args.runs, args.time_limit)
+    else:
+        table(args.envs, args.time_limit)
+
+
+if __name__ == "__main__":
+    main()
