@@ -79,6 +79,8 @@ def render_card(batch: Batch, repo_id: str | None = None) -> str:
         learning_rate=f"{batch.learning_rate:.6g}",
         normalised=batch.obs_mean is not None,
         encoder=bool(batch.encoder),
+        encoder_names=", ".join(f"`encoder.{k}`" for k in sorted(batch.encoder)),
+        atari=batch.env_id.startswith("ALE/"),
         eval=batch.extra.get("eval"),
         training=batch.extra.get("training"),
     )

@@ -1,8 +1,8 @@
 """MuJoCo v5: distilled 64-sample batches vs. PPO from the same rollout code, same env steps.
 
-    python benchmarks/mujoco.py vector                       # sync vs async steps/s (Hopper, 16 envs)
-    python benchmarks/mujoco.py pendulum --runs 3             # InvertedPendulum-v5 acceptance
-    python benchmarks/mujoco.py table --time-limit 300 Hopper-v5 HalfCheetah-v5 Swimmer-v5 Reacher-v5
+    python mujoco_envs.py vector                       # sync vs async steps/s (Hopper, 16 envs)
+    python mujoco_envs.py pendulum --runs 3             # InvertedPendulum-v5 acceptance
+    python mujoco_envs.py table --time-limit 300 Hopper-v5 HalfCheetah-v5 Swimmer-v5 Reacher-v5
 
 Run from this folder with PYTHONPATH=.. (or an installed distillhub). Prints Markdown tables.
 """
