@@ -68,5 +68,6 @@ def main() -> None:
         d.run()
         print(f"| {n} | {d.global_step:,} | {d.global_step / d.elapsed:,.0f} |", flush=True)
 
+
 if __name__ == "__main__":
     main()

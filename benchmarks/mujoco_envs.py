@@ -98,7 +98,7 @@ def main() -> None:
     p.add_argument("envs", nargs="*", default=["Hopper-v5", "HalfCheetah-v5", "Swimmer-v5", "Reacher-v5"])
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--time-limit", type=float, default=600.0)
-    args = p.parse_args()
+    args = p.parse_intermixed_args()
     torch.set_num_threads(2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.what == "vector":

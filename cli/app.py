@@ -69,7 +69,9 @@ def distill(
     init: Annotated[str | None, typer.Option(help="Init scheme: orthogonal:<out gain> or torch-default.")] = None,
     seed: Annotated[int, typer.Option(help="Seed; CPU runs with the same seed are identical.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    max_steps: Annotated[int | None, typer.Option(help="Env-step budget (whole run, resumes included; checked between meta-iterations).")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Env-step budget (whole run, resumes included; checked between meta-iterations).")
+    ] = None,
     time_limit: Annotated[float | None, typer.Option(help="Wall-time budget in seconds (whole run).")] = None,
     target_return: Annotated[
         float | None, typer.Option(help="Stop once the worst held-out init reaches this (default: env threshold).")

@@ -3,7 +3,8 @@
 Every meta-iteration:
 
 1. draw ``population`` fresh learner inits θ0 (never reused);
-2. take the one step on the batch, θ1 = θ0 − lr·∇mse(f_θ0(x), y), for each (``vmap``);
+2. take the one step on the batch, θ1 = θ0 − lr·∇mse(f_θ0(x), y), for each init at once
+   (:func:`~distillhub.onestep.step_population`);
 3. roll out the post-step learners, each in its own slice of the vectorised envs;
 4. compute GAE advantages with a persistent critic (not part of the batch);
 5. minimise PPO's clipped surrogate of the post-step learners for a few epochs; each
@@ -152,18 +153,28 @@ FAMILY_DEFAULTS: dict[str, dict] = {
         eval_every=20,
         max_steps=10_000_000,
         x_init_std=0.5,
+        vectorization="ale",
     ),
 }
 
 
+# Atari samples per game, as in the paper (Pong and Space Invaders 4, Ms. Pac-Man 6,
+# Centipede 10); other games get the family default (4).
+ATARI_SAMPLES = {"Pong": 4, "SpaceInvaders": 4, "MsPacman": 6, "Centipede": 10}
+
+
 def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> DistillConfig:
-    """A config with the defaults of ``env_id``'s family, then ``overrides`` applied.
+    """A config with the defaults of ``env_id``'s family (and game), then ``overrides`` applied.
 
     Overrides whose value is ``None`` are ignored, so CLI options can be passed as they are.
     """
     from distillhub.envs import family_of
 
-    values = dict(FAMILY_DEFAULTS[family_of(env_id)])
+    family = family_of(env_id)
+    values = dict(FAMILY_DEFAULTS[family])
+    if family == "atari":
+        game = env_id.split("/", 1)[1].split("-")[0]
+        values["samples"] = ATARI_SAMPLES.get(game, values["samples"])
     values.update({k: v for k, v in overrides.items() if v is not None})
     return DistillConfig(env_id=env_id, env_kwargs=dict(env_kwargs or {}), **values)
 
@@ -336,12 +347,13 @@ class Distiller:
         k, e = cfg.eval_inits, cfg.eval_episodes
         theta = self._step_population(self._fresh_inits(k, torch.Generator().manual_seed(cfg.seed + 1000)))
         if self._eval_env is None:
+            # the same env as `distillhub eval` (gymnasium's preprocessing for Atari, whole games)
             self._eval_env = make_vector_env(
                 self.info,
                 k * e,
                 device=self.device,
                 seed=cfg.seed + 1000,
-                vectorization=cfg.vectorization,
+                vectorization="sync" if cfg.vectorization == "ale" else cfg.vectorization,
                 training=False,
             )
         env = self._eval_env

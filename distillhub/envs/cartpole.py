@@ -172,6 +172,9 @@ class TorchCartPole:
             self.episode_return[done] = 0
         return self.observations(), reward, terminated, truncated, finished
 
+    def close(self) -> None:
+        """Nothing to release (same interface as the gymnasium adapter)."""
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Everything needed to continue bit for bit (for checkpoints)."""
         return {

@@ -131,3 +131,14 @@ def test_encoder_layers_publish_a_persistent_encoder(tmp_path):
     assert torch.equal(sa["0.weight"], batch.encoder["0.weight"]) and torch.equal(sa["2.weight"], sb["2.weight"])
     assert not torch.equal(sa["4.weight"], sb["4.weight"])
     assert "encoder" in (out / "README.md").read_text()
+
+
+def test_per_game_defaults_follow_the_paper():
+    from distillhub.distill import default_config
+
+    assert default_config("ALE/Pong-v5").samples == 4
+    assert default_config("ALE/SpaceInvaders-v5").samples == 4
+    assert default_config("ALE/MsPacman-v5").samples == 6
+    assert default_config("ALE/Centipede-v5").samples == 10
+    cfg = default_config("ALE/Breakout-v5", samples=7)
+    assert cfg.samples == 7 and cfg.arch == "cnn:nature" and cfg.vectorization == "ale"
