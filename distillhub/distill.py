@@ -276,6 +276,11 @@ class Distiller:
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, eps=1e-5)
 
         self.obs_rms = RunningMeanStd(obs_shape, self.device) if cfg.obs_norm else None
+        # pixels: the learner sees obs / 255 (fixed, made once rather than on every step)
+        self._pixel_stats = (None, None)
+        if self.info.obs_scale is not None:
+            scale = torch.full((1,), self.info.obs_scale, device=self.device)
+            self._pixel_stats = (torch.zeros(1, device=self.device), scale)
         self.env = make_vector_env(
             self.info, cfg.num_envs, device=self.device, seed=cfg.seed, vectorization=cfg.vectorization
         )
@@ -307,9 +312,7 @@ class Distiller:
     def _obs_stats(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         if self.obs_rms is not None:
             return self.obs_rms.mean.float(), self.obs_rms.std().float()
-        if self.info.obs_scale is not None:  # pixels: the learner sees obs / 255
-            return torch.zeros(1, device=self.device), torch.full((1,), self.info.obs_scale, device=self.device)
-        return None, None
+        return self._pixel_stats
 
     def _fresh_inits(self, count: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         stacked = fresh_params(self.template, self.cfg.init, generator, count)

@@ -159,9 +159,7 @@ def population_forward(
     """
     if shared or not is_plain_mlp(module):
         shared = shared or {}
-        return torch.func.vmap(lambda p, o: torch.func.functional_call(module, {**shared, **p}, (o,)), in_dims=(0, 0))(
-            params, obs
-        )
+        return torch.func.vmap(lambda p, o: torch.func.functional_call(module, {**shared, **p}, (o,)))(params, obs)
     h = obs.flatten(start_dim=2)
     for i, m in enumerate(module):
         if isinstance(m, nn.Linear):

@@ -89,10 +89,9 @@ def step_population(
         # mean over each init's elements, summed over inits
         loss = inner_loss(out, y.expand(count, *y.shape)) * count
         grads = torch.autograd.grad(loss, list(theta0.values()), create_graph=differentiable)
-    if not differentiable:
-        with torch.no_grad():
-            return {k: params[k] - lr * g for k, g in zip(theta0, grads, strict=True)}
-    return {k: theta0[k] - lr * g for k, g in zip(theta0, grads, strict=True)}
+    # without a graph to keep (rollouts), θ1 must not hang off the leaves made above
+    with torch.set_grad_enabled(differentiable):
+        return {k: theta0[k] - lr * g for k, g in zip(theta0, grads, strict=True)}
 
 
 def one_step(module: nn.Module, batch: Batch, *, inplace: bool = False) -> nn.Module:

@@ -2,9 +2,10 @@
 
 One observation is a stack of the last 4 frames, each 84x84 grayscale ``uint8``, the
 max of the last two raw frames of a 4-frame skip; episodes start with up to 30 no-ops,
-and games with a FIRE action get FIRE pressed after every reset and lost life (otherwise a
-policy that never fires stalls Breakout until the frame cap). For training only, a lost life ends the
-episode and rewards are clipped to their sign; evaluation plays whole games with raw scores.
+and games with a FIRE action get FIRE pressed after every reset and lost life (otherwise
+a policy that never fires stalls Breakout until the frame cap). For training only, a lost
+life ends the episode and rewards are clipped to their sign; evaluation plays whole games
+with raw scores.
 
 Two vectorised implementations, with the same observations:
 
