@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -65,8 +64,14 @@ def distill(
     env_kwargs: Annotated[
         str | None, typer.Option(help="JSON kwargs for gymnasium.make, e.g. '{\"n_dims\": 3}'.")
     ] = None,
+    learners: Annotated[
+        str | None,
+        typer.Option(help="Learner distribution: single (--arch/--init), zoo, or arch@init,... (see README)."),
+    ] = None,
     arch: Annotated[str | None, typer.Option(help="Learner spec, e.g. mlp:64-64:tanh or cnn:nature.")] = None,
-    init: Annotated[str | None, typer.Option(help="Init scheme: orthogonal:<out gain> or torch-default.")] = None,
+    init: Annotated[
+        str | None, typer.Option(help="Init scheme: orthogonal:<out gain>, xavier, kaiming or torch-default.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed; CPU runs with the same seed are identical.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     max_steps: Annotated[
@@ -100,31 +105,36 @@ def distill(
 ):
     """Distil an environment into a batch with meta-PPO and write it to a folder."""
     run_guarded(
-        _distill, env, samples, out, env_kwargs, arch, init, seed, device, max_steps, time_limit, target_return,
+        _distill, env, samples, out, env_kwargs, learners, arch, init, seed, device, max_steps, time_limit, target_return,
         early_stop, population, num_envs, rollout_steps, vectorization, encoder_layers, eval_inits, eval_episodes,
         checkpoint_every, resume, overwrite, push_to, private, token, quiet,
     )  # fmt: skip
 
 
 def _distill(
-    env, samples, out, env_kwargs, arch, init, seed, device, max_steps, time_limit, target_return, early_stop,
+    env, samples, out, env_kwargs, learners, arch, init, seed, device, max_steps, time_limit, target_return, early_stop,
     population, num_envs, rollout_steps, vectorization, encoder_layers, eval_inits, eval_episodes,
     checkpoint_every, resume, overwrite, push_to, private, token, quiet,
 ):  # fmt: skip
-    from distillhub.batch import SAFETENSORS_FILE, save_folder
-    from distillhub.card import render_card
-    from distillhub.checkpoint import CHECKPOINT_DIR, checkpoint_path, load_checkpoint
-    from distillhub.distill import DistillConfig, Distiller, default_config
-    from distillhub.envs import parse_env_kwargs
+    from distillhub.batch import SAFETENSORS_FILE
+    from distillhub.checkpoint import CHECKPOINT_DIR, RunLock, checkpoint_path, load_checkpoint
+    from distillhub.distill import DistillConfig, default_config, validate_config
+    from distillhub.envs import env_info, parse_env_kwargs
     from distillhub.errors import DistillhubError
 
     if samples is not None and samples < 1:
         raise DistillhubError(f"--samples must be at least 1, got {samples}")
     if resume and overwrite:
         raise DistillhubError("--resume and --overwrite exclude each other: keep the run or replace it")
+    if push_to:
+        # checked now, not after the whole distillation
+        from distillhub.hub import check_repo_id, resolve_token
+
+        check_repo_id(push_to)
+        resolve_token(token)
     kwargs = parse_env_kwargs(env_kwargs)
     overrides = dict(
-        samples=samples, arch=arch, init=init, seed=seed, device=device, max_steps=max_steps,
+        samples=samples, learners=learners, arch=arch, init=init, seed=seed, device=device, max_steps=max_steps,
         time_limit=time_limit, target_return=target_return, early_stop=early_stop, population=population,
         num_envs=num_envs, rollout_steps=rollout_steps, vectorization=vectorization, encoder_layers=encoder_layers,
         checkpoint_every=checkpoint_every,
@@ -155,8 +165,18 @@ def _distill(
             )
         if out.exists() and not out.is_dir():
             raise DistillhubError(f"{out} is a file; pass a folder for --out")
-        if overwrite:
-            shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
+    validate_config(cfg)
+    env_info(cfg.env_id, cfg.env_kwargs, allow_import=True)  # a bad env fails before the folder is touched
+    # a second run on the same --out is refused while this one owns it
+    with RunLock(out):
+        if overwrite and not resume:
+            for path in (out / CHECKPOINT_DIR).glob("checkpoint*"):
+                path.unlink()
+        _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token)
+
+
+def _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token):
+    from distillhub.distill import Distiller
 
     distiller = Distiller(cfg, out, resume=resume)
     if resume:
@@ -169,24 +189,21 @@ def _distill(
     try:
         batch = _run_with_progress(distiller, quiet)
     except KeyboardInterrupt:
-        batch = distiller.best_batch()
-        batch.extra["training"] = distiller.training_summary()
-        save_folder(batch, out, render_card(batch, push_to))
-        distiller.close()
-        err_console.print(
-            f"Interrupted: checkpoint and current batch saved in {escape(str(out))}; "
-            f"continue with --resume --out {escape(str(out))}"
-        )
-        raise typer.Exit(130) from None
+        _save_interrupted(distiller, out, push_to, "checkpoint and current best batch saved")
     batch.extra["training"] = distiller.training_summary()
     distiller.close()
     if eval_inits > 0:
         from distillhub.evaluate import evaluate
 
-        result = evaluate(batch, inits=eval_inits, episodes=eval_episodes, seed=0, device=distiller.device)
+        try:
+            result = evaluate(
+                batch, inits=eval_inits, episodes=eval_episodes, seed=0, device=distiller.device, allow_import=True
+            )
+        except KeyboardInterrupt:
+            _save_interrupted(distiller, out, push_to, "the final evaluation was skipped; the batch is saved", batch)
         batch.extra["eval"] = result.summary()
         _print_eval(result)
-    save_folder(batch, out, render_card(batch, push_to))
+    _write_batch(batch, out, push_to)
     t = batch.extra["training"]
     console.print(
         f"Wrote {escape(str(out))} ({batch.num_samples} samples, lr {batch.learning_rate:.4g}) after {t['env_steps']:,} env steps "
@@ -196,9 +213,33 @@ def _distill(
     if push_to:
         from distillhub.hub import push_folder
 
-        info = push_folder(out, push_to, private=private, token=token)
+        info = push_folder(out, push_to, private=private, token=token, allow_import=True)
         console.print(f"Pushed to {info['url']}", highlight=False)
         console.print(f"commit {info['commit']}", highlight=False)
+
+
+def _write_batch(batch, out: Path, repo_id: str | None) -> None:
+    from distillhub.batch import save_folder
+    from distillhub.card import render_card
+
+    save_folder(batch, out, render_card(batch, repo_id))
+
+
+def _save_interrupted(distiller, out: Path, push_to: str | None, what: str, batch=None):
+    """Ctrl-C: write the best batch so far (the checkpoint is already written) and exit 130."""
+    from distillhub.errors import DistillhubError
+
+    try:
+        if batch is None:
+            batch = distiller.best_batch()
+            batch.extra["training"] = distiller.training_summary()
+        _write_batch(batch, out, push_to)
+        message = f"Interrupted: {what} in {escape(str(out))}; continue with --resume --out {escape(str(out))}"
+    except DistillhubError as e:
+        message = f"Interrupted: no batch written ({escape(str(e))}); the checkpoint in {escape(str(out))} resumes with --resume"
+    distiller.close()
+    err_console.print(message, highlight=False)
+    raise typer.Exit(130) from None
 
 
 def _run_with_progress(distiller, quiet: bool):
@@ -206,8 +247,8 @@ def _run_with_progress(distiller, quiet: bool):
         last = {"t": -1e9}
 
         def log(s):
-            # a line every ~10 s keeps logs of long runs readable
-            if s.elapsed - last["t"] >= 10:
+            # a line every ~10 s keeps logs of long runs readable; every held-out evaluation is logged
+            if s.elapsed - last["t"] >= 10 or s.eval_min is not None:
                 last["t"] = s.elapsed
                 ev = "" if s.eval_min is None else f" eval min/mean {s.eval_min:.1f}/{s.eval_mean:.1f}"
                 print(
@@ -268,66 +309,143 @@ def _print_eval(result) -> None:
     epilog=(
         "Examples:\n\n"
         "  distillhub eval runs/CartPole-v1-2 --inits 20\n\n"
-        "  distillhub eval runs/CartPole-v1-2 --arch mlp:256-256:tanh     # teach another width\n\n"
+        "  distillhub eval runs/CartPole-v1-2 --arch mlp:256-256:relu --init kaiming   # teach another learner\n\n"
+        "  distillhub eval runs/CartPole-v1-2 --learners held-out --plot learners.png  # a table per learner family\n\n"
         "  distillhub eval user/cartpole-2 --revision main --json"
     ),
 )
 def eval_cmd(
     source: Annotated[str, typer.Argument(help="Batch folder or Hub dataset repo id.")],
-    inits: Annotated[int, typer.Option(help="Fresh learner inits.")] = 20,
+    inits: Annotated[int, typer.Option(help="Fresh learner inits (per learner with --learners).")] = 20,
     episodes: Annotated[int, typer.Option(help="Episodes per init.")] = 5,
     arch: Annotated[str | None, typer.Option(help="Teach another architecture than the recorded one.")] = None,
+    init: Annotated[str | None, typer.Option(help="Another init scheme than the recorded one.")] = None,
+    learners: Annotated[
+        str | None,
+        typer.Option(help="Evaluate every learner of a distribution: zoo, held-out, distilled (the batch's own), or arch@init,..."),
+    ] = None,
+    plot: Annotated[Path | None, typer.Option(help="With --learners: draw the per-learner table to this PNG.")] = None,
     seed: Annotated[int, typer.Option(help="Selects the inits and env seeds (never those of training).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
     revision: Annotated[str | None, typer.Option(help="Hub revision (branch, tag, commit).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     update_card: Annotated[bool, typer.Option(help="Store the result in a local folder's batch and card.")] = False,
+    allow_import: Annotated[
+        bool, typer.Option(help="Let a batch whose env id is module:EnvId import that module (runs its code).")
+    ] = False,
 ):
     """Evaluate a batch: K fresh inits, one step each, E greedy episodes in the real env."""
 
     def _eval():
         from distillhub.distill import resolve_device
-        from distillhub.evaluate import evaluate
-        from distillhub.loader import load_batch
+        from distillhub.errors import DistillhubError
+        from distillhub.evaluate import evaluate, evaluate_learners
+        from distillhub.loader import is_local, load_batch
 
+        # every check that needs no work first
+        if update_card and not is_local(source):
+            raise DistillhubError("--update-card needs a local folder; 'distillhub pull' it, or re-push after updating")
+        if plot is not None and learners is None:
+            raise DistillhubError("--plot draws the per-learner table; add --learners (e.g. --learners held-out)")
+        if learners is not None and (arch or init):
+            raise DistillhubError("--learners and --arch/--init exclude each other: name the learners in --learners")
+        dev = resolve_device(device)
         batch = load_batch(source, revision=revision)
-        result = evaluate(batch, inits=inits, episodes=episodes, arch=arch, seed=seed, device=resolve_device(device))
-        if as_json:
-            print(json.dumps({**result.summary(), "per_init": result.per_init}))
-        else:
-            _print_eval(result)
-        if update_card:
-            from distillhub.batch import save_folder
-            from distillhub.card import render_card
-            from distillhub.errors import DistillhubError
-            from distillhub.loader import is_local
+        if learners is None:
+            result = evaluate(
+                batch, inits=inits, episodes=episodes, arch=arch, init=init, seed=seed, device=dev,
+                allow_import=allow_import,
+            )  # fmt: skip
+            if as_json:
+                print(json.dumps({**result.summary(), "per_init": result.per_init}))
+            else:
+                _print_eval(result)
+            if update_card:
+                batch.extra["eval"] = result.summary()
+                _update_card(batch, Path(source))
+            return
+        from distillhub.population import parse_learners
 
-            if not is_local(source):
-                raise DistillhubError("--update-card needs a local folder; download it or re-push after updating")
-            batch.extra["eval"] = result.summary()
-            save_folder(batch, source, render_card(batch))
+        entries = parse_learners(
+            batch.learners if learners == "distilled" else learners, len(batch.obs_shape) > 1, batch.architecture, batch.init
+        )
+        if plot is not None:
+            from distillhub.plots import check_plot_path
+
+            check_plot_path(plot)
+        progress = None if as_json else (lambda label: err_console.print(f"evaluating {escape(label)}…", highlight=False))
+        results = evaluate_learners(
+            batch, entries, inits=inits, episodes=episodes, seed=seed, device=dev, allow_import=allow_import,
+            progress=progress,
+        )  # fmt: skip
+        distilled = set(batch.learners.split(",")) if batch.learners else {f"{batch.architecture}@{batch.init}"}
+        rows = {label: {**r.summary(), "in_distribution": label in distilled} for label, r in results.items()}
+        if as_json:
+            print(json.dumps({"learners": rows}))
+        else:
+            _print_learner_table(batch.env_id, rows)
+        if plot is not None:
+            from distillhub.plots import plot_learners
+
+            plot_learners(rows, plot, title=f"{batch.env_id}: one step from fresh inits, per learner")
+            if not as_json:
+                console.print(f"Wrote {escape(str(plot))}", highlight=False)
+        if update_card:
+            batch.extra["eval_learners"] = rows
+            _update_card(batch, Path(source))
 
     run_guarded(_eval)
 
 
-@app.command(epilog="Examples:\n\n  distillhub info runs/CartPole-v1-2\n\n  distillhub info user/cartpole-2")
+def _update_card(batch, folder: Path) -> None:
+    """Store eval results in the header and the card; the parquet rows are left as they are."""
+    from distillhub.batch import SAFETENSORS_FILE, save_card, save_safetensors
+    from distillhub.card import render_card
+
+    save_safetensors(batch, folder / SAFETENSORS_FILE)
+    save_card(folder, render_card(batch))
+
+
+def _print_learner_table(env_id: str, rows: dict) -> None:
+    any_row = next(iter(rows.values()))
+    table = Table(title=f"{env_id}: one step from {any_row['inits']} fresh inits per learner")
+    table.add_column("learner (arch@init)")
+    table.add_column("distilled for", justify="center")
+    for col in ("mean", "worst init"):
+        table.add_column(col, justify="right")
+    if "threshold" in any_row:
+        table.add_column(f"inits ≥ {any_row['threshold']:g}", justify="right")
+    for label, r in rows.items():
+        row = [escape(label), "yes" if r["in_distribution"] else "no", f"{r['mean']:.1f}", f"{r['min']:.1f}"]
+        if "threshold" in r:
+            row.append(f"{r['solved_fraction'] * 100:.0f} %")
+        table.add_row(*row)
+    console.print(table)
+
+
+@app.command(
+    epilog="Examples:\n\n  distillhub info runs/CartPole-v1-2\n\n  distillhub info user/cartpole-2 --json"
+)
 def info(
     source: Annotated[str, typer.Argument(help="Batch folder or Hub dataset repo id.")],
     revision: Annotated[str | None, typer.Option(help="Hub revision (branch, tag, commit).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ):
-    """Print a batch's card summary: env, shapes, learner, learning rate, results."""
+    """Print a batch's card summary: env, shapes, learner, learning rate, results (reads only the header)."""
 
     def _info():
-        from distillhub.card import card_block
-        from distillhub.loader import load_batch
+        from distillhub.loader import load_summary
 
-        batch = load_batch(source, revision=revision)
-        block = card_block(batch)
-        table = Table(title=f"{source}", show_header=False)
+        block = load_summary(source, revision=revision)
+        if as_json:
+            print(json.dumps(block))
+            return
+        table = Table(title=escape(f"{source}"), show_header=False)
         table.add_column("field", style="bold")
         table.add_column("value")
         for key, value in block.items():
-            table.add_row(key, json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+            text = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+            table.add_row(escape(key), escape(text))
         console.print(table)
 
     run_guarded(_info)
@@ -338,14 +456,14 @@ def card(
     folder: Annotated[Path, typer.Argument(help="Batch folder.")],
     repo_id: Annotated[str | None, typer.Option(help="Hub id shown in the card's snippets.")] = None,
 ):
-    """Re-render a folder's README.md dataset card from its batch."""
+    """Re-render a folder's README.md dataset card from its batch (only the card is rewritten)."""
 
     def _card():
-        from distillhub.batch import CARD_FILE, load_folder, save_folder
+        from distillhub.batch import CARD_FILE, load_folder, save_card
         from distillhub.card import render_card
 
         batch = load_folder(folder)
-        save_folder(batch, folder, render_card(batch, repo_id))
+        save_card(folder, render_card(batch, repo_id))
         console.print(f"Wrote {escape(str(folder / CARD_FILE))}", highlight=False)
 
     run_guarded(_card)
@@ -367,15 +485,19 @@ def push(
     tag: Annotated[str | None, typer.Option(help="Tag the new commit.")] = None,
     commit_message: Annotated[str | None, typer.Option(help="Commit message.")] = None,
     token: Annotated[str | None, typer.Option(help="Hub token (default: HF_TOKEN or the saved login).")] = None,
+    allow_import: Annotated[
+        bool, typer.Option(help="The batch's env id is module:EnvId: let the check import that module.")
+    ] = False,
 ):
-    """Validate a batch folder and publish it as a Hub dataset repo in one commit."""
+    """Validate a batch folder (files, env, learner) and publish it as a Hub dataset repo in one commit."""
 
     def _push():
         from distillhub.hub import push_folder
 
         info = push_folder(
-            folder, repo_id, private=private, revision=revision, tag=tag, commit_message=commit_message, token=token
-        )
+            folder, repo_id, private=private, revision=revision, tag=tag, commit_message=commit_message, token=token,
+            allow_import=allow_import,
+        )  # fmt: skip
         console.print(f"Pushed {escape(str(folder))} to {info['url']}", highlight=False)
         console.print(f"commit {info['commit']}", highlight=False)
 

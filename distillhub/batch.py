@@ -35,6 +35,10 @@ SAFETENSORS_FILE = "batch.safetensors"
 PARQUET_FILE = "data/train-00000-of-00001.parquet"
 CARD_FILE = "README.md"
 REQUIRED_METADATA = ("format", "env_id", "env_kwargs", "action_space", "architecture", "init", "inner_loss")
+# Refused before a tensor is read: a downloaded file must not be a memory bomb.
+MAX_SAMPLES = 100_000
+MAX_ELEMENTS = 2**28  # per tensor (1 GiB of float32)
+MAX_LEARNING_RATE = 1e6
 
 
 @dataclass
@@ -49,6 +53,8 @@ class Batch:
         action_space: ``discrete`` or ``continuous``.
         architecture: Learner spec (see :mod:`distillhub.learners`).
         init: Init scheme of the fresh learner.
+        learners: The learner distribution the batch was distilled for (``arch@init,...``; see
+            :mod:`distillhub.population`); empty means ``architecture@init`` alone.
         inner_loss: Loss of the one step; ``mse`` (mean over all elements).
         obs_mean / obs_std: If set, the learner sees ``(obs - obs_mean) / obs_std``.
         log_std: Continuous actions: the policy's state-independent log standard deviation.
@@ -64,6 +70,7 @@ class Batch:
     action_space: str = "discrete"
     architecture: str = "mlp:64-64:tanh"
     init: str = "orthogonal:0.01"
+    learners: str = ""
     inner_loss: str = "mse"
     obs_mean: torch.Tensor | None = None
     obs_std: torch.Tensor | None = None
@@ -112,6 +119,7 @@ class Batch:
             "action_space": self.action_space,
             "architecture": self.architecture,
             "init": self.init,
+            "learners": self.learners or f"{self.architecture}@{self.init}",
             "inner_loss": self.inner_loss,
             "distillhub_version": self.distillhub_version or __version__,
         }
@@ -134,6 +142,8 @@ class Batch:
 
     def validate(self) -> None:
         """Check the batch is consistent; raise :class:`DistillhubError` otherwise."""
+        from distillhub.learners import check_init
+
         n = self.observations.shape[0] if self.observations.dim() else 0
         if self.observations.dim() < 2 or n < 1:
             raise DistillhubError(
@@ -143,6 +153,13 @@ class Batch:
             raise DistillhubError(f"targets must be [{n}, n_outputs], got {list(self.targets.shape)}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise DistillhubError(f"learning_rate must be a positive number, got {self.learning_rate}")
+        if self.learning_rate > MAX_LEARNING_RATE:
+            raise DistillhubError(
+                f"learning_rate {self.learning_rate:g} is beyond {MAX_LEARNING_RATE:g}; the batch is broken, re-distill it"
+            )
+        check_init(self.init)
+        if not isinstance(self.env_kwargs, dict):
+            raise DistillhubError(f"env_kwargs must be a JSON object, got {type(self.env_kwargs).__name__}")
         if self.action_space not in ("discrete", "continuous"):
             raise DistillhubError(f"action_space must be discrete or continuous, got '{self.action_space}'")
         if self.inner_loss != "mse":
@@ -180,6 +197,12 @@ def normalize(obs: torch.Tensor, mean: torch.Tensor | None, std: torch.Tensor | 
 # --------------------------------------------------------------------------- safetensors
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_write(final: str | Path) -> Iterator[Path]:
     """Yield a temp path beside ``final``; rename it onto ``final`` only if the block succeeds.
@@ -193,6 +216,9 @@ def atomic_write(final: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp makes 0600 files: keep the mode of the file replaced, else follow the umask
+        mode = final.stat().st_mode & 0o777 if final.exists() else 0o666 & ~_umask()
+        os.chmod(tmp_path, mode)
         os.replace(tmp_path, final)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -213,25 +239,63 @@ def load_safetensors(path: str | Path) -> Batch:
     path = Path(path)
     if not path.is_file():
         raise DistillhubError(f"{path} not found; point to a folder made by 'distillhub distill'")
+    md, shapes = read_header(path)
     try:
         with safe_open(str(path), framework="pt") as f:
-            md = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as e:
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise DistillhubError(
             f"{path} is not a readable safetensors file ({str(e).splitlines()[0]}); re-download or re-distill it"
         ) from None
+    return batch_from_tensors(path, md, tensors)
+
+
+def read_header(path: str | Path) -> tuple[dict[str, str], dict[str, list[int]]]:
+    """The metadata and tensor shapes of a batch file, without reading any tensor data.
+
+    Raises:
+        DistillhubError: Missing, corrupt, not a ``distillhub/v1`` batch, or tensors beyond the size limits.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DistillhubError(f"{path} not found; point to a folder made by 'distillhub distill'")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            md = f.metadata() or {}
+            shapes = {k: list(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise DistillhubError(
+            f"{path} is not a readable safetensors file ({str(e).splitlines()[0]}); re-download or re-distill it"
+        ) from None
+    check_header(path, md, shapes)
+    return md, shapes
+
+
+def check_header(path, md: dict[str, str], shapes: dict[str, list[int]]) -> None:
+    """Format, required fields and size limits of a batch header (before any tensor is read)."""
     if md.get("format") != FORMAT:
         raise DistillhubError(
             f"{path} has format '{md.get('format')}', expected '{FORMAT}'; upgrade distillhub or re-distill"
         )
     missing = [k for k in REQUIRED_METADATA if k not in md]
-    missing += [k for k in ("observations", "targets", "learning_rate") if k not in tensors]
+    missing += [k for k in ("observations", "targets", "learning_rate") if k not in shapes]
     if missing:
         raise DistillhubError(f"{path} lacks {', '.join(missing)}; it is not a complete distillhub batch")
+    if shapes["learning_rate"] not in ([], [1]):
+        raise DistillhubError(f"{path}: learning_rate must be a scalar, got shape {shapes['learning_rate']}")
+    obs = shapes["observations"]
+    if obs and obs[0] > MAX_SAMPLES:
+        raise DistillhubError(f"{path} holds {obs[0]:,} samples; the limit is {MAX_SAMPLES:,}")
+    for name, shape in shapes.items():
+        if math.prod(shape) > MAX_ELEMENTS:
+            raise DistillhubError(f"{path}: tensor '{name}' of shape {shape} exceeds {MAX_ELEMENTS:,} elements")
+
+
+def batch_from_tensors(path, md: dict[str, str], tensors: dict[str, torch.Tensor]) -> Batch:
+    """A validated :class:`Batch` from a file's metadata and tensors."""
     try:
         env_kwargs = json.loads(md["env_kwargs"])
-        extra = {k: json.loads(v) for k, v in md.items() if k in ("eval", "training")}
+        extra = {k: json.loads(v) for k, v in md.items() if k in ("eval", "eval_learners", "training")}
     except json.JSONDecodeError:
         raise DistillhubError(f"{path} has malformed JSON metadata; re-distill it") from None
     batch = Batch(
@@ -243,6 +307,7 @@ def load_safetensors(path: str | Path) -> Batch:
         action_space=md["action_space"],
         architecture=md["architecture"],
         init=md["init"],
+        learners=md.get("learners", ""),
         inner_loss=md["inner_loss"],
         obs_mean=tensors.get("obs_mean"),
         obs_std=tensors.get("obs_std"),
@@ -316,9 +381,11 @@ def rows_to_tensors(rows) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
 def read_parquet(path: str | Path) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """(observations, targets, index) from a batch parquet file."""
     import datasets
+    import pyarrow.parquet as pq
 
     try:
-        rows = datasets.Dataset.from_parquet(str(path), keep_in_memory=True)
+        # pyarrow directly: datasets' from_parquet prints "Generating train split" bars
+        rows = datasets.Dataset(pq.read_table(str(path)))
     except Exception as e:  # pyarrow raises many types for a broken file
         raise DistillhubError(
             f"{path} is not a readable parquet file ({type(e).__name__}); re-download or re-distill"
@@ -341,9 +408,14 @@ def save_folder(batch: Batch, folder: str | Path, card: str | None = None) -> Pa
     save_parquet(batch, folder / PARQUET_FILE)
     save_safetensors(batch, folder / SAFETENSORS_FILE)
     if card is not None:
-        with atomic_write(folder / CARD_FILE) as tmp:
-            tmp.write_text(card, encoding="utf-8")
+        save_card(folder, card)
     return folder
+
+
+def save_card(folder: str | Path, card: str) -> None:
+    """Write (only) the card of a batch folder, atomically."""
+    with atomic_write(Path(folder) / CARD_FILE) as tmp:
+        tmp.write_text(card, encoding="utf-8")
 
 
 def load_folder(folder: str | Path) -> Batch:
@@ -352,44 +424,3 @@ def load_folder(folder: str | Path) -> Batch:
     if not folder.is_dir():
         raise DistillhubError(f"{folder} is not a folder; pass a folder made by 'distillhub distill' or a Hub repo id")
     return load_safetensors(folder / SAFETENSORS_FILE)
-
-
-def validate_folder(folder: str | Path) -> Batch:
-    """Everything ``push`` checks before touching the network.
-
-    Format version, tensors vs. metadata, the parquet rows equal to the safetensors
-    tensors bit for bit, and a card with a ``distillhub`` block that matches.
-
-    Raises:
-        DistillhubError: The first problem found.
-    """
-    folder = Path(folder)
-    batch = load_folder(folder)
-    pq_path = folder / PARQUET_FILE
-    if not pq_path.is_file():
-        raise DistillhubError(
-            f"{pq_path} is missing; rewrite the folder with 'distillhub distill --resume' or re-distill"
-        )
-    obs, targets, index = read_parquet(pq_path)
-    t = batch.tensors()
-    if not (
-        obs.shape == t["observations"].shape
-        and torch.equal(obs, t["observations"])
-        and torch.equal(targets, t["targets"])
-        and np.array_equal(index, np.arange(batch.num_samples))
-    ):
-        raise DistillhubError(f"{pq_path} does not match {SAFETENSORS_FILE}; the folder was edited or half-copied")
-    card_path = folder / CARD_FILE
-    if not card_path.is_file():
-        raise DistillhubError(f"{card_path} is missing; run 'distillhub card {folder}' to render it")
-    from distillhub.card import read_card_block
-
-    block = read_card_block(card_path.read_text(encoding="utf-8"))
-    for key in ("format", "env_id", "architecture", "num_samples"):
-        expected = batch.num_samples if key == "num_samples" else batch.metadata()[key]
-        if block.get(key) != expected:
-            raise DistillhubError(
-                f"card field distillhub.{key} is {block.get(key)!r} but the batch says {expected!r}; "
-                f"run 'distillhub card {folder}' to re-render it"
-            )
-    return batch

@@ -13,7 +13,7 @@ from distillhub.errors import DistillhubError
 
 
 def _architecture_text(spec: str) -> str:
-    if spec.startswith("mlp:"):
+    if spec.startswith("mlp:") and spec.count(":") == 2:
         _, hidden, act = spec.split(":")
         sizes = [h for h in hidden.split("-") if h]
         if not sizes:
@@ -21,28 +21,47 @@ def _architecture_text(spec: str) -> str:
         return f"a fully connected net with hidden layers {', '.join(sizes)} and {act} activations, linear output"
     if spec == "cnn:nature":
         return "the DQN Nature CNN (conv 32×8×8/4, 64×4×4/2, 64×3×3/1, dense 512, ReLU), linear output"
-    return spec
+    return f"see `distillhub.build_learner('{spec}', ...)` and the spec grammar in distillhub's learners module"
+
+
+_HEADER_FIELDS = ("format", "env_id", "action_space", "architecture", "init", "learners", "inner_loss", "distillhub_version")
+_JSON_FIELDS = ("eval", "eval_learners", "training")
+
+
+def _block(md: dict[str, str], shapes: dict[str, list[int]], learning_rate: float) -> dict:
+    block = {k: md.get(k, "") for k in _HEADER_FIELDS}
+    if not block["learners"]:
+        block["learners"] = f"{md['architecture']}@{md['init']}"
+    block["env_kwargs"] = json.loads(md["env_kwargs"]) if isinstance(md.get("env_kwargs"), str) else {}
+    block["learning_rate"] = float(learning_rate)
+    block["num_samples"] = shapes["observations"][0]
+    block["observation_shape"] = list(shapes["observations"][1:])
+    block["n_outputs"] = shapes["targets"][1] if len(shapes["targets"]) > 1 else None
+    block["obs_normalised"] = "obs_mean" in shapes
+    block["persistent_encoder"] = sorted(k[len("encoder.") :] for k in shapes if k.startswith("encoder."))
+    for key in _JSON_FIELDS:
+        if key in md:
+            block[key] = json.loads(md[key])
+    return block
 
 
 def card_block(batch: Batch) -> dict:
     """The ``distillhub:`` block of the card's front matter."""
-    md = batch.metadata()
-    block = {
-        k: md[k]
-        for k in ("format", "env_id", "action_space", "architecture", "init", "inner_loss", "distillhub_version")
-    }
-    block["env_kwargs"] = batch.env_kwargs
-    block["learning_rate"] = float(batch.learning_rate)
-    block["num_samples"] = batch.num_samples
-    block["observation_shape"] = list(batch.obs_shape)
-    block["n_outputs"] = batch.n_outputs
-    block["obs_normalised"] = batch.obs_mean is not None
-    block["persistent_encoder"] = sorted(batch.encoder) if batch.encoder else []
-    if "eval" in batch.extra:
-        block["eval"] = batch.extra["eval"]
-    if "training" in batch.extra:
-        block["training"] = batch.extra["training"]
-    return block
+    shapes = {k: list(v.shape) for k, v in batch.tensors().items()}
+    return _block(batch.metadata(), shapes, batch.learning_rate)
+
+
+def header_block(path, md: dict[str, str], shapes: dict[str, list[int]]) -> dict:
+    """The same block from a checked header (:func:`distillhub.batch.read_header`): no tensor is read but
+    the scalar learning rate."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            lr = float(f.get_tensor("learning_rate"))
+        return _block(md, shapes, lr)
+    except (json.JSONDecodeError, KeyError, IndexError, ValueError, RuntimeError, OSError) as e:
+        raise DistillhubError(f"{path} has malformed metadata ({type(e).__name__}); re-download or re-distill it") from None
 
 
 def render_card(batch: Batch, repo_id: str | None = None) -> str:
@@ -82,6 +101,8 @@ def render_card(batch: Batch, repo_id: str | None = None) -> str:
         encoder_names=", ".join(f"`encoder.{k}`" for k in sorted(batch.encoder)),
         atari=batch.env_id.startswith("ALE/"),
         eval=batch.extra.get("eval"),
+        eval_learners=batch.extra.get("eval_learners"),
+        learners=(batch.learners or f"{batch.architecture}@{batch.init}").split(","),
         training=batch.extra.get("training"),
     )
     return str(card)

@@ -58,3 +58,51 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as e:
         raise DistillhubError(f"checkpoint {path} is unreadable ({e}); start over with --overwrite") from None
     return tensors, meta
+
+
+class RunLock:
+    """An exclusive lock on an output folder while a run owns it (``DIR/.distillhub/lock``).
+
+    A second run on the same folder is refused in one line instead of silently replacing the
+    first one's files. The OS releases the lock when the process dies (SIGKILL included).
+    """
+
+    def __init__(self, out_dir: str | Path):
+        self.path = Path(out_dir) / CHECKPOINT_DIR / "lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        import fcntl
+        import os
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise DistillhubError(f"{self.path.parent.parent} is not a folder; pass a folder for --out") from None
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise DistillhubError(
+                f"{self.path.parent.parent} is in use by another distillhub run (pid {owner}); "
+                "wait for it to finish or pick another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        import os
+
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from distillhub.batch import Batch, normalize
+from distillhub.batch import MAX_ELEMENTS, MAX_SAMPLES, Batch, normalize
 from distillhub.checkpoint import (
     checkpoint_path,
     load_checkpoint,
@@ -34,17 +34,8 @@ from distillhub.checkpoint import (
 )
 from distillhub.envs import EnvInfo, env_info, make_vector_env
 from distillhub.errors import DistillhubError
-from distillhub.learners import (
-    DEFAULT_CNN,
-    DEFAULT_INIT,
-    DEFAULT_MLP,
-    build_learner,
-    check_init,
-    fresh_params,
-    population_forward,
-    reinit_,
-)
-from distillhub.onestep import step_population
+from distillhub.learners import DEFAULT_CNN, DEFAULT_INIT, DEFAULT_MLP, build_learner, check_init, reinit_
+from distillhub.population import Draw, Population, describe, parse_learners
 from distillhub.rl import (
     RewardScaler,
     RunningMeanStd,
@@ -64,6 +55,8 @@ class DistillConfig:
     env_id: str = "CartPole-v1"
     env_kwargs: dict = field(default_factory=dict)
     samples: int = 2
+    # the learner distribution (see distillhub.population): "single" (arch@init alone), "zoo", or arch@init,...
+    learners: str = "single"
     arch: str = DEFAULT_MLP
     init: str = DEFAULT_INIT
     seed: int = 0
@@ -190,6 +183,9 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+MAX_ENVS = 65_536
+
+
 @dataclass
 class IterationStats:
     """What one meta-iteration reports (shown by the progress bar)."""
@@ -208,8 +204,18 @@ class IterationStats:
 
 def validate_config(cfg: DistillConfig) -> None:
     """One-line errors for configurations that cannot run."""
-    if cfg.samples < 1:
-        raise DistillhubError(f"--samples must be at least 1, got {cfg.samples}")
+    if not 1 <= cfg.samples <= MAX_SAMPLES:
+        raise DistillhubError(f"--samples must be from 1 to {MAX_SAMPLES:,}, got {cfg.samples}")
+    if not 1 <= cfg.num_envs <= MAX_ENVS:
+        raise DistillhubError(f"--num-envs must be from 1 to {MAX_ENVS:,}, got {cfg.num_envs}")
+    if not 1 <= cfg.rollout_steps <= 100_000:
+        raise DistillhubError(f"--rollout-steps must be from 1 to 100,000, got {cfg.rollout_steps}")
+    if cfg.eval_inits < 1 or cfg.eval_episodes < 1 or cfg.eval_every < 1 or cfg.patience < 1:
+        raise DistillhubError("eval_inits, eval_episodes, eval_every and patience must be at least 1")
+    for name in ("meta_lr", "critic_lr", "init_lr", "x_init_std", "max_grad_norm"):
+        value = getattr(cfg, name)
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise DistillhubError(f"{name} must be a positive finite number, got {value}")
     if cfg.rollout_steps < 1 or cfg.update_epochs < 1 or cfg.num_minibatches < 1:
         raise DistillhubError("rollout_steps, update_epochs and num_minibatches must be at least 1")
     if cfg.population < 1 or cfg.num_envs % cfg.population:
@@ -223,6 +229,7 @@ def validate_config(cfg: DistillConfig) -> None:
     if cfg.vectorization not in ("sync", "async", "ale"):
         raise DistillhubError(f"vectorization must be sync, async or ale (Atari), got '{cfg.vectorization}'")
     check_init(cfg.init)
+    parse_learners(cfg.learners, False, cfg.arch, cfg.init)
 
 
 class Distiller:
@@ -239,16 +246,24 @@ class Distiller:
         self.cfg = cfg = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.device = resolve_device(cfg.device)
-        self.info: EnvInfo = env_info(cfg.env_id, cfg.env_kwargs)
+        self.info: EnvInfo = env_info(cfg.env_id, cfg.env_kwargs, allow_import=True)  # the user named it
         self.continuous = self.info.action_space == "continuous"
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.init_gen = torch.Generator().manual_seed(cfg.seed + 1)  # CPU: inits are drawn on CPU
 
         obs_shape, n_out = self.info.obs_shape, self.info.n_outputs
-        self.learner = build_learner(cfg.arch, obs_shape, n_out).to(self.device)
-        self.template = build_learner(cfg.arch, obs_shape, n_out)  # CPU copy to draw inits in
-        reinit_(self.template, cfg.init, torch.Generator().manual_seed(cfg.seed + 2))
-        self.encoder_names = self._encoder_names(cfg.encoder_layers)
+        if cfg.samples * math.prod(obs_shape) > MAX_ELEMENTS:
+            raise DistillhubError(
+                f"--samples {cfg.samples} of shape {list(obs_shape)} exceed {MAX_ELEMENTS:,} numbers; use fewer samples"
+            )
+        self.learners = parse_learners(cfg.learners, len(obs_shape) > 1, cfg.arch, cfg.init)
+        if cfg.encoder_layers and len(self.learners) > 1:
+            raise DistillhubError("--encoder-layers needs a single learner (the encoder is shared); drop --learners")
+        # the persistent encoder (if any) starts from one init of the first learner
+        template = build_learner(self.learners[0].arch, obs_shape, n_out)
+        reinit_(template, self.learners[0].init, torch.Generator().manual_seed(cfg.seed + 2))
+        self.encoder_names = self._encoder_names(template, cfg.encoder_layers)
+        self.population = Population(self.learners, obs_shape, n_out, self.device, self.encoder_names)
 
         # the learnable batch; x lives in the learner's input space (normalised if obs_norm)
         g = torch.Generator().manual_seed(cfg.seed + 3)
@@ -263,7 +278,7 @@ class Distiller:
             meta_params.append(self.log_std)
         self.encoder = {
             n: nn.Parameter(p.detach().clone().to(self.device))
-            for n, p in self.template.named_parameters()
+            for n, p in template.named_parameters()
             if n in self.encoder_names
         }
         meta_params += list(self.encoder.values())
@@ -300,11 +315,11 @@ class Distiller:
 
     # ------------------------------------------------------------------ helpers
 
-    def _encoder_names(self, layers: int) -> set[str]:
+    def _encoder_names(self, template: nn.Module, layers: int) -> set[str]:
         """Parameter names of the first ``layers`` conv layers (a persistent encoder)."""
         if layers <= 0:
             return set()
-        convs = [name for name, m in self.template.named_modules() if isinstance(m, nn.Conv2d)]
+        convs = [name for name, m in template.named_modules() if isinstance(m, nn.Conv2d)]
         if layers > len(convs):
             raise DistillhubError(f"--encoder-layers {layers} exceeds the {len(convs)} conv layers of {self.cfg.arch}")
         return {f"{name}.{p}" for name in convs[:layers] for p in ("weight", "bias")}
@@ -314,18 +329,13 @@ class Distiller:
             return self.obs_rms.mean.float(), self.obs_rms.std().float()
         return self._pixel_stats
 
-    def _fresh_inits(self, count: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        stacked = fresh_params(self.template, self.cfg.init, generator, count)
-        return {k: v.to(self.device) for k, v in stacked.items() if k not in self.encoder_names}
+    def _step_population(self, draw: Draw) -> Draw:
+        """The one step for every draw of the population, differentiable in the batch."""
+        return self.population.step(draw, self.x, self.y, self.log_lr.exp(), self.encoder)
 
-    def _step_population(self, theta0: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The one step for every init of the population, differentiable in the batch."""
-        x, y, lr, enc = self.x, self.y, self.log_lr.exp(), self.encoder
-        return step_population(self.learner, theta0, x, y, lr, enc)
-
-    def _forward_population(self, theta: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
-        """Outputs of each init on its own observations: obs [P, B, ...] -> [P, B, n_out]."""
-        return population_forward(self.learner, theta, obs, shared=self.encoder)
+    def _forward_population(self, draw: Draw, obs: torch.Tensor) -> torch.Tensor:
+        """Outputs of each draw on its own observations: obs [P, B, ...] -> [P, B, n_out]."""
+        return self.population.forward(draw, obs, self.encoder)
 
     def _values(self, obs: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
         """Critic values of raw observations [B, ...] -> [B] (chunked: frames are big)."""
@@ -343,12 +353,16 @@ class Distiller:
 
         The inits come from their own generator (seed + 1000), never used in training.
 
+        With a learner distribution every learner gets ``ceil(eval_inits / learners)`` inits, so the
+        worst init is the worst of the worst learner.
+
         Returns:
-            Mean return per init, shape [eval_inits].
+            Mean return per init, shape [inits], learners in distribution order.
         """
         cfg = self.cfg
-        k, e = cfg.eval_inits, cfg.eval_episodes
-        theta = self._step_population(self._fresh_inits(k, torch.Generator().manual_seed(cfg.seed + 1000)))
+        per = -(-cfg.eval_inits // len(self.learners))  # every learner gets the same number of inits
+        k, e = per * len(self.learners), cfg.eval_episodes
+        theta = self._step_population(self.population.draw_each(per, torch.Generator().manual_seed(cfg.seed + 1000)))
         if self._eval_env is None:
             # the same env as `distillhub eval` (gymnasium's preprocessing for Atari, whole games)
             self._eval_env = make_vector_env(
@@ -409,8 +423,9 @@ class Distiller:
             env_id=self.cfg.env_id,
             env_kwargs=self.cfg.env_kwargs,
             action_space=self.info.action_space,
-            architecture=self.cfg.arch,
-            init=self.cfg.init,
+            architecture=self.learners[0].arch,
+            init=self.learners[0].init,
+            learners=describe(self.learners),
             obs_mean=None if mean is None else mean.cpu(),
             obs_std=None if std is None else std.cpu(),
             log_std=snap["log_std"].cpu() if "log_std" in snap else None,
@@ -463,6 +478,15 @@ class Distiller:
         if not path.is_file():
             raise DistillhubError(f"no checkpoint at {path}; run without --resume to start a new distillation")
         t, meta = load_checkpoint(path)
+        try:
+            self._restore(t, meta)
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as e:
+            raise DistillhubError(
+                f"checkpoint {path} does not fit this run ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                "start over with --overwrite"
+            ) from None
+
+    def _restore(self, t: dict[str, torch.Tensor], meta: dict) -> None:
         dev = self.device
         with torch.no_grad():
             self.x.copy_(t["snap.x"])
@@ -551,7 +575,7 @@ class Distiller:
             while self._done() is None:
                 t0 = time.monotonic()
                 self.iteration += 1
-                theta0 = self._fresh_inits(P, self.init_gen)
+                theta0 = self.population.draw(P, self.init_gen)
 
                 # --- roll out the post-step learners (no graph needed here)
                 with torch.no_grad():
@@ -602,6 +626,11 @@ class Distiller:
                         self.meta_opt.step()
                         self.critic_opt.step()
 
+                if not all(bool(torch.isfinite(p).all()) for p in self.meta_params):
+                    raise DistillhubError(
+                        f"the batch became non-finite at meta-iteration {self.iteration}; the best batch so far is "
+                        "kept: lower --meta-lr or the init gain, or check the env's observations and rewards"
+                    )
                 if self.obs_rms is not None:
                     self.obs_rms.update(obs_buf)
                 self.global_step += T * E
@@ -610,7 +639,10 @@ class Distiller:
                     eval_min, eval_mean = self._record_eval()
                 dt = time.monotonic() - t0
                 self.elapsed += dt
-                if self.out_dir is not None and time.monotonic() - last_save >= cfg.checkpoint_every:
+                # the first checkpoint right after the first meta-iteration, then periodically
+                if self.out_dir is not None and (
+                    self.iteration == 1 or time.monotonic() - last_save >= cfg.checkpoint_every
+                ):
                     self.save()
                     last_save = time.monotonic()
                 if callback is not None:
@@ -625,8 +657,8 @@ class Distiller:
                             train_return=sum(recent) / len(recent) if recent else None,
                             eval_mean=eval_mean,
                             eval_min=eval_min,
-                            pg_loss=float(pg_loss),
-                            value_loss=float(v_loss),
+                            pg_loss=pg_loss.item(),
+                            value_loss=v_loss.item(),
                         )
                     )
             if not self.eval_history or self.eval_history[-1]["step"] != self.global_step:
@@ -646,6 +678,7 @@ class Distiller:
             "meta_iterations": self.iteration,
             "wall_time_s": round(self.elapsed, 1),
             "seed": cfg.seed,
+            "learners": describe(self.learners),
             "population": cfg.population,
             "num_envs": cfg.num_envs,
             "device": str(self.device),
@@ -653,6 +686,10 @@ class Distiller:
             "held_out_eval_min": self.best["min"] if self.best else None,
             "held_out_eval_mean": self.best["mean"] if self.best else None,
             "stop_reason": getattr(self, "stop_reason", None),
+            # held-out worst/mean return vs env steps (the learning curve)
+            "eval_history": [
+                {"step": h["step"], "min": round(h["min"], 3), "mean": round(h["mean"], 3)} for h in self.eval_history
+            ],
         }
 
     def close(self) -> None:

@@ -15,6 +15,9 @@ from distillhub.errors import DistillhubError
 from distillhub.policy import EVAL_SEED_OFFSET, policy_from_batch
 from distillhub.references import PPO_REFERENCE, percent_of_reference
 
+MAX_INITS = 10_000
+MAX_EPISODES = 1_000
+
 
 @dataclass
 class EvalResult:
@@ -23,7 +26,7 @@ class EvalResult:
     Attributes:
         per_init: Mean episode return of each init.
         episodes: Episodes per init.
-        architecture: The learner that was taught.
+        architecture / init: The learner that was taught.
         threshold: The env's "solved" return, if known.
         reference: PPO reference return, if known.
     """
@@ -33,6 +36,7 @@ class EvalResult:
     episodes: int
     architecture: str
     seed: int
+    init: str = ""
     threshold: float | None = None
     reference: float | None = None
 
@@ -68,6 +72,7 @@ class EvalResult:
             "inits": len(self.per_init),
             "episodes_per_init": self.episodes,
             "architecture": self.architecture,
+            "init": self.init,
             "mean": round(self.mean, 3),
             "std": round(self.std, 3),
             "min": round(self.min, 3),
@@ -93,6 +98,9 @@ def evaluate(
     arch: str | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    *,
+    init: str | None = None,
+    allow_import: bool = False,
 ) -> EvalResult:
     """Greedy returns in the real gymnasium env for ``inits`` fresh inits of the learner.
 
@@ -106,10 +114,14 @@ def evaluate(
         arch: Teach another architecture than the recorded one.
         seed: Selects both the inits and the env seeds.
         device: Where the policies run.
+        init: Another init scheme than the recorded one.
+        allow_import: Let a ``module:EnvId`` env id import its module.
     """
-    if inits < 1 or episodes < 1:
-        raise DistillhubError(f"--inits and --episodes must be at least 1, got {inits} and {episodes}")
-    info = env_info(batch.env_id, batch.env_kwargs)
+    if not (1 <= inits <= MAX_INITS and 1 <= episodes <= MAX_EPISODES):
+        raise DistillhubError(
+            f"--inits must be 1 to {MAX_INITS} and --episodes 1 to {MAX_EPISODES}, got {inits} and {episodes}"
+        )
+    info = env_info(batch.env_id, batch.env_kwargs, allow_import=allow_import)
     if info.obs_shape != batch.obs_shape or info.n_outputs != batch.n_outputs:
         raise DistillhubError(
             f"batch shapes {list(batch.obs_shape)} -> {batch.n_outputs} do not fit {batch.env_id} "
@@ -118,9 +130,13 @@ def evaluate(
     env_id, env_kwargs = batch.env_id, batch.env_kwargs
     per_init = []
     for i in range(inits):
-        policy = policy_from_batch(batch, arch=arch, seed=EVAL_SEED_OFFSET + 10_000 * seed + i, device=device)
+        policy = policy_from_batch(
+            batch, arch=arch, init=init, seed=EVAL_SEED_OFFSET + 10_000 * seed + i, device=device,
+            allow_import=allow_import,
+        )  # fmt: skip
         envs = gym.vector.SyncVectorEnv(
-            [lambda: make_env(env_id, env_kwargs)] * episodes, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+            [lambda: make_env(env_id, env_kwargs, allow_import=allow_import)] * episodes,
+            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
         )
         try:
             obs, _ = envs.reset(seed=10_000 * seed + episodes * i)
@@ -146,7 +162,41 @@ def evaluate(
         per_init=per_init,
         episodes=episodes,
         architecture=arch or batch.architecture,
+        init=init or batch.init,
         seed=seed,
         threshold=info.reward_threshold,
         reference=ref[0] if ref else None,
     )
+
+
+def evaluate_learners(
+    batch: Batch,
+    learners: list,
+    inits: int = 10,
+    episodes: int = 2,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    *,
+    allow_import: bool = False,
+    progress=None,
+) -> dict[str, EvalResult]:
+    """:func:`evaluate` for every learner of a list (see :mod:`distillhub.population`).
+
+    Args:
+        batch: The batch to evaluate.
+        learners: :class:`~distillhub.population.Learner` entries (arch and init).
+        inits / episodes / seed / device / allow_import: As for :func:`evaluate`, per learner.
+        progress: Called with each learner's label before it is evaluated.
+
+    Returns:
+        Learner label -> its result, in the order given.
+    """
+    out = {}
+    for learner in learners:
+        if progress is not None:
+            progress(learner.label)
+        out[learner.label] = evaluate(
+            batch, inits, episodes, arch=learner.arch, init=learner.init, seed=seed, device=device,
+            allow_import=allow_import,
+        )  # fmt: skip
+    return out

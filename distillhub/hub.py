@@ -7,8 +7,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from distillhub.batch import CARD_FILE, PARQUET_FILE, SAFETENSORS_FILE, validate_folder
+from distillhub.batch import CARD_FILE, PARQUET_FILE, SAFETENSORS_FILE
 from distillhub.errors import DistillhubError
+from distillhub.validate import check_runnable, validate_folder
 
 
 def connection_errors() -> tuple[type[BaseException], ...]:
@@ -68,6 +69,16 @@ def hub_error(e: Exception, repo_id: str, action: str) -> DistillhubError:
     return DistillhubError(f"cannot {action} {repo_id}: {type(e).__name__}: {str(e).splitlines()[0]}")
 
 
+def _forget_new_repo(api, repo_id: str, created: bool) -> None:
+    """After a failed upload, delete the repo if this push created it (best effort: the Hub may be gone)."""
+    if not created:
+        return
+    try:
+        api.delete_repo(repo_id, repo_type="dataset", missing_ok=True)
+    except Exception:  # noqa: BLE001 - the original failure is what the user needs to see
+        pass
+
+
 def check_repo_id(repo_id: str) -> None:
     """``user/name`` with the Hub's allowed characters, else a one-line error."""
     from huggingface_hub.errors import HFValidationError
@@ -100,6 +111,7 @@ def push_folder(
     tag: str | None = None,
     commit_message: str | None = None,
     token: str | None = None,
+    allow_import: bool = False,
 ) -> dict:
     """Validate a batch folder, then publish it as a dataset repo in one commit.
 
@@ -114,6 +126,11 @@ def push_folder(
         tag: Tag to put on the new commit.
         commit_message: Defaults to a summary of the batch.
         token: Hub token (default: ``HF_TOKEN`` or the saved login).
+        allow_import: The batch's env id is ``module:EnvId``: let the runnable check import it.
+
+    Before any network call the folder's files are checked (:func:`validate_folder`) and so
+    is the batch being runnable (:func:`check_runnable`: env, shapes, learner). If the upload
+    fails, a repo this call created is deleted again (best effort) and the same call retries.
 
     Returns:
         ``{"url": ..., "commit": ..., "commit_url": ...}``
@@ -126,6 +143,7 @@ def push_folder(
     check_repo_id(repo_id)
     folder = Path(folder)
     batch = validate_folder(folder)
+    check_runnable(batch, allow_import=allow_import)
     token = resolve_token(token)
     message = commit_message or f"distillhub: {batch.env_id}, {batch.num_samples} samples"
     api = HfApi(token=token)
@@ -135,7 +153,9 @@ def push_folder(
         shutil.copy2(folder / SAFETENSORS_FILE, stage / SAFETENSORS_FILE)
         shutil.copy2(folder / PARQUET_FILE, stage / PARQUET_FILE)
         (stage / CARD_FILE).write_text(render_card(batch, repo_id), encoding="utf-8")
+        created = False
         try:
+            created = not api.repo_exists(repo_id, repo_type="dataset")
             api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
             if revision and revision != "main":
                 api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
@@ -148,8 +168,12 @@ def push_folder(
             )
             if tag:
                 api.create_tag(repo_id, tag=tag, revision=commit.oid, repo_type="dataset")
-        except HfHubHTTPError as e:
-            raise hub_error(e, repo_id, "push to") from None
-        except connection_errors() as e:
-            raise hub_error(e, repo_id, "push to") from None
+        except Exception as e:  # the client raises many types mid-upload (HTTP, transport, RuntimeError)
+            _forget_new_repo(api, repo_id, created)
+            if isinstance(e, (HfHubHTTPError, *connection_errors())):
+                err = hub_error(e, repo_id, "push to")
+            else:
+                first = str(e).splitlines()[0] if str(e) else ""
+                err = DistillhubError(f"the upload to {repo_id} failed ({type(e).__name__}: {first})")
+            raise DistillhubError(f"{err}; nothing was published, run the same command again to retry") from None
     return {"url": f"{api.endpoint}/datasets/{repo_id}", "commit": commit.oid, "commit_url": commit.commit_url}

@@ -9,16 +9,58 @@ from pathlib import Path
 
 import torch
 
-from distillhub.batch import SAFETENSORS_FILE, Batch, load_folder, load_safetensors, rows_to_tensors
+from distillhub.batch import SAFETENSORS_FILE, Batch, load_folder, load_safetensors, read_header, rows_to_tensors
 from distillhub.errors import DistillhubError
 from distillhub.hub import connection_errors, hub_error
 from distillhub.policy import Policy, policy_from_batch
 
 
 def is_local(source: str | os.PathLike) -> bool:
-    """A path that exists, or that looks like one (so a typo is not sent to the Hub)."""
+    """A path that exists, or that looks like one (so a typo is not sent to the Hub).
+
+    Local: an existing path; ``./x``, ``/x``, ``~/x``; anything that is not ``user/name``;
+    and ``dir/x`` where ``dir`` is an existing folder here (``runs/CartPole-v1-3``).
+    """
     s = str(source)
-    return Path(s).exists() or s.startswith((".", "/", "~")) or s.count("/") != 1
+    if Path(s).exists() or s.startswith((".", "/", "~")) or s.count("/") != 1:
+        return True
+    return Path(s).parent.is_dir()
+
+
+def _local_folder(source: str) -> Path:
+    folder = Path(source).expanduser()
+    if not folder.exists():
+        raise DistillhubError(f"no such folder: {source}; check the path (or pass a Hub repo id as user/name)")
+    return folder
+
+
+def _download(source: str, revision: str | None, token: str | None) -> str:
+    """The batch file of a Hub repo (downloaded once, then cached by huggingface_hub)."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
+
+    try:
+        return hf_hub_download(source, SAFETENSORS_FILE, repo_type="dataset", revision=revision, token=token)
+    except HFValidationError:
+        raise DistillhubError(f"'{source}' is neither a folder nor a valid Hub repo id (user/name)") from None
+    except (HfHubHTTPError, LocalEntryNotFoundError) as e:
+        raise hub_error(e, source, "download") from None
+    except connection_errors() as e:
+        raise hub_error(e, source, "download") from None
+
+
+def load_summary(source: str, revision: str | None = None, token: str | None = None) -> dict:
+    """The card summary of a batch read from its header and tensor shapes only (no tensor data
+    but the learning rate), so a summary of a big batch costs next to nothing."""
+    from distillhub.card import header_block
+
+    source = os.fspath(source)
+    if is_local(source):
+        path = _local_folder(source) / SAFETENSORS_FILE
+    else:
+        path = _download(source, revision, token)
+    md, shapes = read_header(path)
+    return header_block(path, md, shapes)
 
 
 def load_batch(source, revision: str | None = None, like: str | None = None, token: str | None = None) -> Batch:
@@ -54,19 +96,8 @@ def load_batch(source, revision: str | None = None, like: str | None = None, tok
         return replace(base, observations=obs, targets=targets)
     source = os.fspath(source)
     if is_local(source):
-        return load_folder(Path(source).expanduser())
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
-
-    try:
-        path = hf_hub_download(source, SAFETENSORS_FILE, repo_type="dataset", revision=revision, token=token)
-    except HFValidationError:
-        raise DistillhubError(f"'{source}' is neither a folder nor a valid Hub repo id (user/name)") from None
-    except (HfHubHTTPError, LocalEntryNotFoundError) as e:
-        raise hub_error(e, source, "download") from None
-    except connection_errors() as e:
-        raise hub_error(e, source, "download") from None
-    return load_safetensors(path)
+        return load_folder(_local_folder(source))
+    return load_safetensors(_download(source, revision, token))
 
 
 def load_policy(
@@ -76,6 +107,10 @@ def load_policy(
     device: str | torch.device = "cpu",
     revision: str | None = None,
     token: str | None = None,
+    *,
+    init: str | None = None,
+    module: torch.nn.Module | None = None,
+    allow_import: bool = False,
 ) -> Policy:
     """A ready policy from a published batch: fresh init, one step, wrapped for acting.
 
@@ -86,6 +121,11 @@ def load_policy(
         device: Where the policy runs.
         revision: Hub revision to pin.
         token: Hub token for private repos.
+        init: Teach with this init scheme instead of the recorded one.
+        module: Teach your own freshly initialised ``nn.Module`` (its own init, a copy is
+            stepped); it must map float observations [B, *obs_shape] to [B, n_outputs].
+        allow_import: The batch's env id is ``module:EnvId``: allow importing that module
+            (it runs the module's code; only for batches you trust).
 
     Returns:
         A :class:`~distillhub.policy.Policy`; ``policy.act(obs)`` maps a raw env
@@ -94,6 +134,8 @@ def load_policy(
     batch = source if isinstance(source, Batch) else load_batch(source, revision=revision, token=token)
     if seed is None:
         seed = int(torch.randint(0, 2**31 - 1, (1,)))
-    policy = policy_from_batch(batch, arch=arch, seed=seed, device=device)
+    policy = policy_from_batch(
+        batch, arch=arch, seed=seed, device=device, init=init, module=module, allow_import=allow_import
+    )
     policy.seed = seed
     return policy

@@ -23,6 +23,7 @@ from torch import nn
 from torch.func import functional_call, grad
 
 from distillhub.batch import Batch
+from distillhub.errors import DistillhubError
 from distillhub.learners import is_plain_mlp, population_forward
 
 
@@ -116,6 +117,11 @@ def one_step(module: nn.Module, batch: Batch, *, inplace: bool = False) -> nn.Mo
     frozen.update({n: t for n, t in out.named_buffers()})
     lr = torch.tensor(float(batch.learning_rate), device=device)
     new = step_params(out, trainable, b.learner_inputs(), b.targets.float(), lr, frozen)
+    if not all(bool(torch.isfinite(v).all()) for v in new.values()):
+        raise DistillhubError(
+            f"one step on this batch (learning rate {float(batch.learning_rate):.4g}) gives non-finite parameters "
+            "for this learner; the batch is broken or the learner's init is far from the one it was made for"
+        )
     with torch.no_grad():
         for n, p in out.named_parameters():
             if n in new:

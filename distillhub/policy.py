@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch import nn
 
 from distillhub.batch import Batch, normalize
 from distillhub.envs import env_info
+from distillhub.errors import DistillhubError
 from distillhub.learners import build_learner, reinit_
 from distillhub.onestep import one_step
+from distillhub.validate import check_encoder
 
 EVAL_SEED_OFFSET = 1_000_000
 
@@ -80,25 +84,57 @@ def policy_from_batch(
     arch: str | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    *,
+    init: str | None = None,
+    module: nn.Module | None = None,
+    allow_import: bool = False,
 ) -> Policy:
-    """Fresh init of the recorded (or given) architecture, one step on ``batch``, wrapped.
+    """Fresh init of the recorded (or given) learner, one step on ``batch``, wrapped.
 
     Args:
         batch: The distilled batch.
         arch: Another architecture spec to teach instead of the recorded one.
         seed: Seed of the learner's init.
         device: Where the policy lives.
+        init: Another init scheme than the recorded one.
+        module: Your own ``nn.Module`` (with its own init) to teach instead of building one;
+            it must map a float batch [B, *obs_shape] to [B, n_outputs]. A copy is stepped.
+        allow_import: Let a ``module:EnvId`` env id import its module.
     """
-    info = env_info(batch.env_id, batch.env_kwargs)
-    learner = build_learner(arch or batch.architecture, batch.obs_shape, batch.n_outputs)
-    reinit_(learner, batch.init, init_generator(seed))
-    if batch.encoder:
-        # a persistent encoder is published with the batch: load it and keep it fixed
-        state = learner.state_dict()
-        state.update(batch.encoder)
-        learner.load_state_dict(state)
-        for name, p in learner.named_parameters():
-            p.requires_grad_(name not in batch.encoder)
-    learner.to(device)
+    info = env_info(batch.env_id, batch.env_kwargs, allow_import=allow_import)
+    if module is not None:
+        learner = copy.deepcopy(module).to(device)
+        check_module(learner, batch, device)
+    else:
+        learner = build_learner(arch or batch.architecture, batch.obs_shape, batch.n_outputs)
+        reinit_(learner, init or batch.init, init_generator(seed))
+        if batch.encoder:
+            # a persistent encoder is published with the batch: load it and keep it fixed
+            check_encoder(batch, learner)
+            state = learner.state_dict()
+            state.update(batch.encoder)
+            learner.load_state_dict(state)
+            for name, p in learner.named_parameters():
+                p.requires_grad_(name not in batch.encoder)
+        learner.to(device)
     learner = one_step(learner, batch, inplace=True)
     return Policy(learner, batch, info.action_low, info.action_high).eval()
+
+
+def check_module(module: nn.Module, batch: Batch, device: str | torch.device = "cpu") -> None:
+    """A user's module maps [B, *obs_shape] to [B, n_outputs] and has parameters to step."""
+    if not isinstance(module, nn.Module):
+        raise DistillhubError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if not any(p.requires_grad for p in module.parameters()):
+        raise DistillhubError("the module has no trainable parameters for the one step to change")
+    probe = torch.zeros((2, *batch.obs_shape), device=device)
+    with torch.no_grad():
+        try:
+            out = module(probe)
+        except Exception as e:  # any user module error
+            raise DistillhubError(
+                f"the module fails on a batch of observations {[2, *batch.obs_shape]}: {type(e).__name__}: {e}"
+            ) from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, batch.n_outputs):
+        shape = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise DistillhubError(f"the module must map [B, {', '.join(map(str, batch.obs_shape))}] to [B, {batch.n_outputs}], got {shape}")

@@ -191,6 +191,24 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200 if ok else 404, {"ok": ok})
         self._error(404, "Not found")
 
+    def do_DELETE(self):
+        self.state.requests.append(f"DELETE {self.path}")
+        if urlparse(self.path).path != "/api/repos/delete":
+            return self._error(404, "Not found")
+        payload = json.loads(self._body() or b"{}")
+        user = self._user()
+        if not user:
+            return self._error(401, "Invalid credentials in Authorization header")
+        namespace = payload.get("organization") or user
+        if namespace != user:
+            return self._error(403, f"You don't have the rights to delete a repo under {namespace}")
+        key = (payload.get("type") or "model", f"{namespace}/{payload['name']}")
+        with self.state.lock:
+            if key not in self.state.repos:
+                return self._error(404, "Repository not found", "RepoNotFound")
+            del self.state.repos[key]
+        self._json(200, {})
+
     def do_PUT(self):
         m = re.fullmatch(r"/lfs-upload/([0-9a-f]{64})", urlparse(self.path).path)
         if not m:

@@ -12,10 +12,10 @@ from distillhub.batch import (
     load_folder,
     load_safetensors,
     save_folder,
-    validate_folder,
 )
 from distillhub.card import read_card_block, render_card
 from distillhub.errors import DistillhubError
+from distillhub.validate import validate_folder
 
 
 def _batch(**kw):

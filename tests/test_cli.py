@@ -89,7 +89,7 @@ def test_corrupt_batch_file(tmp_path, cartpole_batch):
 
 def test_missing_folder_and_bad_arch(cartpole_batch):
     r = _run("eval", "./does/not/exist")
-    assert r.exit_code == 1 and "is not a folder" in r.output
+    assert r.exit_code == 1 and "no such folder: ./does/not/exist" in r.output
     r = _run("eval", str(cartpole_batch), "--arch", "mlp:64")
     assert r.exit_code == 1 and "bad architecture" in r.output
 

@@ -35,8 +35,9 @@ def test_orthogonal_init_is_seeded_and_output_gain_small():
     assert torch.equal(w1, net[0].weight)
     reinit_(net, "torch-default", torch.Generator().manual_seed(0))
     assert not torch.equal(w1, net[0].weight)
-    with pytest.raises(DistillhubError):
-        reinit_(net, "xavier", None)
+    for bad in ("glorot", "orthogonal:inf", "orthogonal:nan", "orthogonal:-1", "orthogonal:0"):
+        with pytest.raises(DistillhubError):
+            reinit_(net, bad, None)
 
 
 def test_population_forward_matches_vmap():

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass
 
@@ -42,6 +43,7 @@ __all__ = [
     "make_env",
     "make_vector_env",
     "parse_env_kwargs",
+    "split_env_id",
 ]
 
 
@@ -88,8 +90,44 @@ def parse_env_kwargs(text: str | None) -> dict:
     return value
 
 
+def split_env_id(env_id: str) -> tuple[str | None, str]:
+    """``"module:EnvId"`` -> ``("module", "EnvId")``; a plain id -> ``(None, id)``.
+
+    Gymnasium's ``module:EnvId`` form names a module whose import registers the env.
+    """
+    module, sep, name = env_id.partition(":")
+    return (module, name) if sep else (None, env_id)
+
+
+def import_env_module(env_id: str, allow_import: bool) -> str:
+    """Import the module a ``module:EnvId`` id names (only with ``allow_import``); return the bare id.
+
+    A batch's env id is data: importing the module it names would run that module's code, so
+    it needs the user's explicit opt-in. Ids the user types for ``distill`` are opted in.
+
+    Raises:
+        DistillhubError: The id names a module and ``allow_import`` is false, or the import fails.
+    """
+    module, name = split_env_id(env_id)
+    if module is None:
+        return env_id
+    if not module or not all(part.isidentifier() for part in module.split(".")) or not name:
+        raise DistillhubError(f"'{env_id}' is not a valid env id; use EnvId or module:EnvId")
+    if not allow_import:
+        raise DistillhubError(
+            f"env id '{env_id}' would import the Python module '{module}' (its code would run); "
+            f"if you trust it, pass --allow-import (Python: allow_import=True)"
+        )
+    try:
+        importlib.import_module(module)
+    except ImportError as e:
+        raise DistillhubError(f"cannot import module '{module}' for env '{name}' ({e}); pip install it first") from None
+    return name
+
+
 def family_of(env_id: str) -> str:
     """Classify an env id into the family whose defaults and wrappers it gets."""
+    env_id = split_env_id(env_id)[1]
     if env_id in ("CartPole-v1", ND_CARTPOLE_ID):
         return "cartpole"
     if env_id.startswith("ALE/"):
@@ -102,18 +140,34 @@ def family_of(env_id: str) -> str:
     return "generic"
 
 
-def make_env(env_id: str, env_kwargs: dict | None = None, *, training: bool = False) -> gym.Env:
+def check_env_kwargs(env_kwargs) -> dict:
+    """A JSON object whose generic keys are sane (checked before any env is made)."""
+    if not isinstance(env_kwargs, dict):
+        raise DistillhubError(f"env_kwargs must be a JSON object, got {type(env_kwargs).__name__}")
+    steps = env_kwargs.get("max_episode_steps")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise DistillhubError(f"max_episode_steps must be a positive integer, got {steps!r}")
+    return dict(env_kwargs)
+
+
+def make_env(
+    env_id: str, env_kwargs: dict | None = None, *, training: bool = False, allow_import: bool = False
+) -> gym.Env:
     """Build one gymnasium env with the wrappers its family needs.
 
     Args:
-        env_id: Gymnasium id, e.g. ``CartPole-v1`` or ``distillhub/CartPoleND-v0``.
+        env_id: Gymnasium id, e.g. ``CartPole-v1`` or ``distillhub/CartPoleND-v0``, or
+            ``module:EnvId`` (the module is imported first, only with ``allow_import``).
         env_kwargs: Extra ``gymnasium.make`` arguments.
         training: Atari only: end episodes on life loss.
+        allow_import: Allow a ``module:`` prefix to import its module.
 
     Raises:
-        DistillhubError: Unknown id, missing dependency or bad kwargs.
+        DistillhubError: Unknown id, missing dependency, bad kwargs, or a module prefix
+            without ``allow_import``.
     """
-    env_kwargs = dict(env_kwargs or {})
+    env_kwargs = check_env_kwargs(env_kwargs or {})
+    env_id = import_env_module(env_id, allow_import)
     family = family_of(env_id)
     try:
         if family == "atari":
@@ -127,8 +181,15 @@ def make_env(env_id: str, env_kwargs: dict | None = None, *, training: bool = Fa
         ) from None
     except gym.error.Error as e:
         raise DistillhubError(f"cannot make {env_id}: {e}") from None
-    except TypeError as e:
-        raise DistillhubError(f"cannot make {env_id} with --env-kwargs {json.dumps(env_kwargs)}: {e}") from None
+    except (TypeError, ValueError, OverflowError) as e:
+        raise DistillhubError(f"cannot make {env_id} with env kwargs {json.dumps(env_kwargs)}: {e}") from None
+    except DistillhubError:
+        raise
+    except Exception as e:  # an env's constructor may raise anything for bad kwargs
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise DistillhubError(
+            f"cannot make {env_id} with env kwargs {json.dumps(env_kwargs)}: {type(e).__name__}: {first}"
+        ) from None
 
 
 def check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> None:
@@ -147,10 +208,13 @@ def check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> Non
     )
 
 
-def env_info(env_id: str, env_kwargs: dict | None = None) -> EnvInfo:
-    """Make the env once and describe its spaces (checks they are supported)."""
-    env_kwargs = dict(env_kwargs or {})
-    env = make_env(env_id, env_kwargs)
+def env_info(env_id: str, env_kwargs: dict | None = None, *, allow_import: bool = False) -> EnvInfo:
+    """Make the env once and describe its spaces (checks they are supported).
+
+    ``allow_import``: see :func:`make_env`; ``env_id`` is kept as given (with its prefix).
+    """
+    env_kwargs = check_env_kwargs(env_kwargs or {})
+    env = make_env(env_id, env_kwargs, allow_import=allow_import)
     try:
         obs_space, act_space = env.observation_space, env.action_space
         check_spaces(env_id, obs_space, act_space)
@@ -203,7 +267,7 @@ def make_vector_env(
     if vectorization == "ale" and info.family != "atari":
         raise DistillhubError(f"vectorization 'ale' is for ALE/... ids only, not {info.env_id}; use sync or async")
     if info.family == "cartpole":
-        n_dims = 1 if info.env_id == "CartPole-v1" else int(info.env_kwargs.get("n_dims", 2))
+        n_dims = 1 if split_env_id(info.env_id)[1] == "CartPole-v1" else int(info.env_kwargs.get("n_dims", 2))
         return TorchCartPole(num_envs, n_dims=n_dims, device=device, seed=seed)
     env_id, env_kwargs = info.env_id, info.env_kwargs
     if vectorization == "ale":
@@ -211,6 +275,7 @@ def make_vector_env(
         return GymVectorEnv(None, num_envs, device=device, seed=seed, envs=envs)
 
     def env_fn() -> gym.Env:
-        return make_env(env_id, env_kwargs, training=training)
+        # info exists, so the env was made once already: a module prefix was opted into
+        return make_env(env_id, env_kwargs, training=training, allow_import=True)
 
     return GymVectorEnv(env_fn, num_envs, device=device, seed=seed, vectorization=vectorization)

@@ -48,6 +48,9 @@ def _physics(x, x_dot, theta, theta_dot, force, lib):
     )
 
 
+MAX_N_DIMS = 256  # far beyond the paper (5); refuses absurd sizes before allocating
+
+
 def _observation_bounds(n_dims: int) -> np.ndarray:
     high = np.array(
         [X_THRESHOLD * 2, np.finfo(np.float32).max, THETA_THRESHOLD * 2, np.finfo(np.float32).max],
@@ -67,8 +70,8 @@ class CartPoleNDEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, n_dims: int = 2, render_mode: str | None = None):
-        if int(n_dims) < 1:
-            raise ValueError(f"n_dims must be >= 1, got {n_dims}")
+        if isinstance(n_dims, bool) or not isinstance(n_dims, (int, np.integer)) or not 1 <= n_dims <= MAX_N_DIMS:
+            raise ValueError(f"n_dims must be an integer from 1 to {MAX_N_DIMS}, got {n_dims!r}")
         self.n_dims = int(n_dims)
         high = _observation_bounds(self.n_dims)
         self.observation_space = gym.spaces.Box(-high, high, dtype=np.float32)
