@@ -121,6 +121,7 @@ def _distill(
     from distillhub.distill import DistillConfig, default_config, validate_config
     from distillhub.envs import env_info, parse_env_kwargs
     from distillhub.errors import DistillhubError
+    from distillhub.population import check_learners, parse_learners
 
     if samples is not None and samples < 1:
         raise DistillhubError(f"--samples must be at least 1, got {samples}")
@@ -166,7 +167,9 @@ def _distill(
         if out.exists() and not out.is_dir():
             raise DistillhubError(f"{out} is a file; pass a folder for --out")
     validate_config(cfg)
-    env_info(cfg.env_id, cfg.env_kwargs, allow_import=True)  # a bad env fails before the folder is touched
+    # a bad env or learner fails before the folder is touched
+    info = env_info(cfg.env_id, cfg.env_kwargs, allow_import=True)
+    check_learners(parse_learners(cfg.learners, len(info.obs_shape) > 1, cfg.arch, cfg.init), info.obs_shape, info.n_outputs)
     # a second run on the same --out is refused while this one owns it
     with RunLock(out):
         if overwrite and not resume:

@@ -151,12 +151,7 @@ class Batch:
             )
         if self.targets.dim() != 2 or self.targets.shape[0] != n:
             raise DistillhubError(f"targets must be [{n}, n_outputs], got {list(self.targets.shape)}")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise DistillhubError(f"learning_rate must be a positive number, got {self.learning_rate}")
-        if self.learning_rate > MAX_LEARNING_RATE:
-            raise DistillhubError(
-                f"learning_rate {self.learning_rate:g} is beyond {MAX_LEARNING_RATE:g}; the batch is broken, re-distill it"
-            )
+        check_learning_rate(self.learning_rate)
         check_init(self.init)
         if not isinstance(self.env_kwargs, dict):
             raise DistillhubError(f"env_kwargs must be a JSON object, got {type(self.env_kwargs).__name__}")
@@ -184,6 +179,14 @@ class Batch:
         for name, t in self.tensors().items():
             if not bool(torch.isfinite(t).all()):
                 raise DistillhubError(f"tensor '{name}' holds NaN or inf")
+
+
+def check_learning_rate(lr: float) -> None:
+    """A learning rate must be finite, positive and at most ``MAX_LEARNING_RATE``."""
+    if not (math.isfinite(lr) and lr > 0):
+        raise DistillhubError(f"learning_rate must be a positive finite number, got {lr}")
+    if lr > MAX_LEARNING_RATE:
+        raise DistillhubError(f"learning_rate {lr:g} is beyond {MAX_LEARNING_RATE:g}; the batch is broken, re-distill it")
 
 
 def normalize(obs: torch.Tensor, mean: torch.Tensor | None, std: torch.Tensor | None) -> torch.Tensor:
@@ -281,6 +284,12 @@ def check_header(path, md: dict[str, str], shapes: dict[str, list[int]]) -> None
     missing += [k for k in ("observations", "targets", "learning_rate") if k not in shapes]
     if missing:
         raise DistillhubError(f"{path} lacks {', '.join(missing)}; it is not a complete distillhub batch")
+    try:
+        kwargs = json.loads(md["env_kwargs"])
+    except json.JSONDecodeError:
+        raise DistillhubError(f"{path} has malformed JSON metadata (env_kwargs); re-distill it") from None
+    if not isinstance(kwargs, dict):
+        raise DistillhubError(f"{path}: env_kwargs must be a JSON object, got {type(kwargs).__name__}")
     if shapes["learning_rate"] not in ([], [1]):
         raise DistillhubError(f"{path}: learning_rate must be a scalar, got shape {shapes['learning_rate']}")
     obs = shapes["observations"]

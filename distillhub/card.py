@@ -8,7 +8,7 @@ from importlib import resources
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from distillhub.batch import FORMAT, Batch
+from distillhub.batch import FORMAT, Batch, check_learning_rate
 from distillhub.errors import DistillhubError
 
 
@@ -59,6 +59,7 @@ def header_block(path, md: dict[str, str], shapes: dict[str, list[int]]) -> dict
     try:
         with safe_open(str(path), framework="pt") as f:
             lr = float(f.get_tensor("learning_rate"))
+        check_learning_rate(lr)
         return _block(md, shapes, lr)
     except (json.JSONDecodeError, KeyError, IndexError, ValueError, RuntimeError, OSError) as e:
         raise DistillhubError(f"{path} has malformed metadata ({type(e).__name__}); re-download or re-distill it") from None

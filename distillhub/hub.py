@@ -137,6 +137,7 @@ def push_folder(
     """
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
     from distillhub.card import render_card
 
@@ -154,6 +155,9 @@ def push_folder(
         shutil.copy2(folder / PARQUET_FILE, stage / PARQUET_FILE)
         (stage / CARD_FILE).write_text(render_card(batch, repo_id), encoding="utf-8")
         created = False
+        # tiny files: upload bars would only clutter the one-line outcome
+        bars_were_off = are_progress_bars_disabled()
+        disable_progress_bars()
         try:
             created = not api.repo_exists(repo_id, repo_type="dataset")
             api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
@@ -175,5 +179,8 @@ def push_folder(
             else:
                 first = str(e).splitlines()[0] if str(e) else ""
                 err = DistillhubError(f"the upload to {repo_id} failed ({type(e).__name__}: {first})")
-            raise DistillhubError(f"{err}; nothing was published, run the same command again to retry") from None
+            raise DistillhubError(f"{err} (nothing was published; the same command retries)") from None
+        finally:
+            if not bars_were_off:
+                enable_progress_bars()
     return {"url": f"{api.endpoint}/datasets/{repo_id}", "commit": commit.oid, "commit_url": commit.commit_url}

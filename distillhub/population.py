@@ -105,6 +105,12 @@ def parse_learners(spec: str, image: bool, arch: str | None = None, init: str | 
     return list(dict.fromkeys(learners))  # drop repeats, keep order
 
 
+def check_learners(learners: list[Learner], obs_shape: tuple[int, ...], n_outputs: int) -> None:
+    """Every learner builds for these shapes and within the size limit (checked on the meta device first)."""
+    for learner in learners:
+        build_learner(learner.arch, obs_shape, n_outputs)
+
+
 def describe(learners: list[Learner]) -> str:
     """The distribution as one string (recorded in the batch header)."""
     return ",".join(learner.label for learner in learners)
