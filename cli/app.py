@@ -186,7 +186,8 @@ def _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to,
         console.print(f"Resuming {cfg.env_id} from step {distiller.global_step:,} (iteration {distiller.iteration}).")
     console.print(
         f"Distilling [bold]{cfg.env_id}[/] into {cfg.samples} samples on {distiller.device} "
-        f"(learner {cfg.arch}, population {cfg.population}, {cfg.num_envs} envs) -> {escape(str(out))}",
+        f"(learners {escape(_learners_text(distiller.learners))}, population {cfg.population}, {cfg.num_envs} envs) "
+        f"-> {escape(str(out))}",
         highlight=False,
     )
     try:
@@ -219,6 +220,10 @@ def _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to,
         info = push_folder(out, push_to, private=private, token=token, allow_import=True)
         console.print(f"Pushed to {info['url']}", highlight=False)
         console.print(f"commit {info['commit']}", highlight=False)
+
+
+def _learners_text(learners) -> str:
+    return learners[0].label if len(learners) == 1 else f"{len(learners)}: " + ", ".join(lr.label for lr in learners)
 
 
 def _write_batch(batch, out: Path, repo_id: str | None) -> None:
@@ -367,11 +372,12 @@ def eval_cmd(
                 batch.extra["eval"] = result.summary()
                 _update_card(batch, Path(source))
             return
-        from distillhub.population import parse_learners
+        from distillhub.population import check_learners, parse_learners
 
         entries = parse_learners(
             batch.learners if learners == "distilled" else learners, len(batch.obs_shape) > 1, batch.architecture, batch.init
         )
+        check_learners(entries, batch.obs_shape, batch.n_outputs)  # every spec builds before any work
         if plot is not None:
             from distillhub.plots import check_plot_path
 
