@@ -1,0 +1,93 @@
+"""Any-learner benchmark: single-learner vs `zoo` distillation, judged on learners no run trained on.
+
+For each env: distil with the default single learner and with `--learners zoo` (same seed, same budget),
+then evaluate both batches on the held-out learner set (`distillhub.population.HELD_OUT_VECTOR`: other
+widths, depths 0-5, every activation and init scheme, a LayerNorm-residual MLP, a Transformer of another
+size) with K fresh inits each, one step, greedy episodes in gymnasium's env. Prints one markdown table.
+
+    cd benchmarks && PYTHONPATH=.. python learners.py --envs CartPole-v1 --time-limit 240 --inits 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from distillhub.distill import default_config, distill
+from distillhub.envs import env_info
+from distillhub.evaluate import evaluate_learners
+from distillhub.population import HELD_OUT_VECTOR
+
+ENV_KWARGS = {"distillhub/CartPoleND-v0": {"n_dims": 2}}
+SAMPLES = {"distillhub/CartPoleND-v0": 3}
+
+
+def run(env_id: str, learners: str, seed: int, time_limit: float, samples: int | None, inits: int, episodes: int):
+    kwargs = ENV_KWARGS.get(env_id, {})
+    cfg = default_config(
+        env_id, kwargs, learners=learners, seed=seed, time_limit=time_limit, samples=samples or SAMPLES.get(env_id)
+    )
+    start = time.monotonic()
+    batch = distill(cfg)
+    wall = time.monotonic() - start
+    t = batch.extra["training"]
+    results = evaluate_learners(batch, list(HELD_OUT_VECTOR), inits=inits, episodes=episodes, seed=1)
+    threshold = env_info(env_id, kwargs).reward_threshold
+    per_init = [r for res in results.values() for r in res.per_init]
+    solved = None if threshold is None else sum(r >= threshold for r in per_init) / len(per_init)
+    return {
+        "env": env_id,
+        "learners": learners,
+        "samples": batch.num_samples,
+        "wall_s": round(wall, 1),
+        "env_steps": t["env_steps"],
+        "stop": t["stop_reason"],
+        "held_out_mean": round(sum(per_init) / len(per_init), 1),
+        "held_out_worst": round(min(per_init), 1),
+        "held_out_solved": solved,
+        "families": {k: {"mean": round(v.mean, 1), "min": round(v.min, 1), "solved": v.solved_fraction} for k, v in results.items()},
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--envs", nargs="+", default=["CartPole-v1"])
+    p.add_argument("--distributions", nargs="+", default=["single", "zoo"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-limit", type=float, default=240)
+    p.add_argument("--samples", type=int, default=None)
+    p.add_argument("--inits", type=int, default=10)
+    p.add_argument("--episodes", type=int, default=1)
+    p.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    a = p.parse_args()
+    torch.set_num_threads(2)
+    rows = []
+    for env_id in a.envs:
+        for dist in a.distributions:
+            rows.append(run(env_id, dist, a.seed, a.time_limit, a.samples, a.inits, a.episodes))
+            print(json.dumps(rows[-1]), flush=True)
+    print()
+    print("| env | distilled for | N | wall (s) | env steps | stop | held-out mean | worst init | inits ≥ threshold |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        solved = "-" if r["held_out_solved"] is None else f"{100 * r['held_out_solved']:.0f} %"
+        print(f"| {r['env']} | {r['learners']} | {r['samples']} | {r['wall_s']} | {r['env_steps']:,} | {r['stop']} | "
+              f"{r['held_out_mean']} | {r['held_out_worst']} | {solved} |")  # fmt: skip
+    print()
+    fams = list(rows[0]["families"])
+    print("| env | distilled for | " + " | ".join(f"`{f}`" for f in fams) + " |")
+    print("|---|---|" + "---|" * len(fams))
+    for r in rows:
+        cells = [f"{r['families'][f]['mean']:.0f} / {r['families'][f]['min']:.0f}" for f in fams]
+        print(f"| {r['env']} | {r['learners']} | " + " | ".join(cells) + " |")
+    print("\n(per family: mean / worst init)")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
