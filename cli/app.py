@@ -227,10 +227,22 @@ def _learners_text(learners) -> str:
 
 
 def _write_batch(batch, out: Path, repo_id: str | None) -> None:
-    from distillhub.batch import save_folder
+    """The batch files, the learning curve picture (best effort), then the card that embeds it."""
+    from distillhub.batch import save_card, save_folder
     from distillhub.card import render_card
+    from distillhub.plots import LEARNING_CURVE_FILE, plot_learning_curve
+    from distillhub.references import PPO_REFERENCE
 
-    save_folder(batch, out, render_card(batch, repo_id))
+    save_folder(batch, out)
+    history = batch.extra.get("training", {}).get("eval_history")
+    if history:
+        try:
+            threshold = batch.extra.get("eval", {}).get("threshold")
+            ref = PPO_REFERENCE.get(batch.env_id, (None,))[0]
+            plot_learning_curve(history, out / LEARNING_CURVE_FILE, threshold, ref, f"{batch.env_id}: distillation")
+        except Exception as e:  # a picture must never cost the batch
+            err_console.print(f"Warning: no learning curve picture ({type(e).__name__}: {e})", highlight=False)
+    save_card(out, render_card(batch, repo_id, folder=out))
 
 
 def _save_interrupted(distiller, out: Path, push_to: str | None, what: str, batch=None):
@@ -393,14 +405,16 @@ def eval_cmd(
             print(json.dumps({"learners": rows}))
         else:
             _print_learner_table(batch.env_id, rows)
-        if plot is not None:
-            from distillhub.plots import plot_learners
+        from distillhub.plots import LEARNERS_FILE, plot_learners
 
-            plot_learners(rows, plot, title=f"{batch.env_id}: one step from fresh inits, per learner")
+        title = f"{batch.env_id}: one step from fresh inits, per learner"
+        if plot is not None:
+            plot_learners(rows, plot, title=title)
             if not as_json:
                 console.print(f"Wrote {escape(str(plot))}", highlight=False)
         if update_card:
             batch.extra["eval_learners"] = rows
+            plot_learners(rows, Path(source) / LEARNERS_FILE, title=title)  # the card embeds it
             _update_card(batch, Path(source))
 
     run_guarded(_eval)
@@ -412,7 +426,7 @@ def _update_card(batch, folder: Path) -> None:
     from distillhub.card import render_card
 
     save_safetensors(batch, folder / SAFETENSORS_FILE)
-    save_card(folder, render_card(batch))
+    save_card(folder, render_card(batch, folder=folder))
 
 
 def _print_learner_table(env_id: str, rows: dict) -> None:
@@ -472,7 +486,7 @@ def card(
         from distillhub.card import render_card
 
         batch = load_folder(folder)
-        save_card(folder, render_card(batch, repo_id))
+        save_card(folder, render_card(batch, repo_id, folder=folder))
         console.print(f"Wrote {escape(str(folder / CARD_FILE))}", highlight=False)
 
     run_guarded(_card)
@@ -511,6 +525,30 @@ def push(
         console.print(f"commit {info['commit']}", highlight=False)
 
     run_guarded(_push)
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  distillhub pull alice/cartpole-2                      # into ./cartpole-2\n\n"
+        "  distillhub pull alice/cartpole-2 runs/cp --revision v1"
+    )
+)
+def pull(
+    repo_id: Annotated[str, typer.Argument(help="Hub dataset repo, user/name.")],
+    folder: Annotated[Path | None, typer.Argument(help="Where to put it (default: ./<name>).")] = None,
+    revision: Annotated[str | None, typer.Option(help="Branch, tag or commit id.")] = None,
+    token: Annotated[str | None, typer.Option(help="Hub token for private repos.")] = None,
+):
+    """Download a batch folder from the Hub (through the Hub cache) and check it."""
+
+    def _pull():
+        from distillhub.hub import pull_folder
+
+        out = pull_folder(repo_id, folder or Path(repo_id.split("/")[-1]), revision=revision, token=token)
+        console.print(f"Pulled {escape(repo_id)} into {escape(str(out))}", highlight=False)
+
+    run_guarded(_pull)
 
 
 def main() -> None:

@@ -65,13 +65,20 @@ def header_block(path, md: dict[str, str], shapes: dict[str, list[int]]) -> dict
         raise DistillhubError(f"{path} has malformed metadata ({type(e).__name__}); re-download or re-distill it") from None
 
 
-def render_card(batch: Batch, repo_id: str | None = None) -> str:
+PICTURES = ("learning_curve.png", "learners.png")
+
+
+def render_card(batch: Batch, repo_id: str | None = None, folder=None) -> str:
     """Render the dataset card of ``batch`` as Markdown with YAML front matter.
 
     Args:
         batch: The batch the card describes.
         repo_id: Hub id to show in the loading snippets (a placeholder if unknown).
+        folder: The batch folder; pictures found there (learning curve, per-learner chart) are embedded.
     """
+    from pathlib import Path
+
+    pictures = [name for name in PICTURES if folder is not None and (Path(folder) / name).is_file()]
     env_tag = batch.env_id.replace("/", "-")
     data = DatasetCardData(
         license="mit",
@@ -105,6 +112,8 @@ def render_card(batch: Batch, repo_id: str | None = None) -> str:
         eval_learners=batch.extra.get("eval_learners"),
         learners=(batch.learners or f"{batch.architecture}@{batch.init}").split(","),
         training=batch.extra.get("training"),
+        learning_curve="learning_curve.png" in pictures,
+        learners_picture="learners.png" in pictures,
     )
     return str(card)
 

@@ -139,7 +139,7 @@ def push_folder(
     from huggingface_hub.errors import HfHubHTTPError
     from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
-    from distillhub.card import render_card
+    from distillhub.card import PICTURES, render_card
 
     check_repo_id(repo_id)
     folder = Path(folder)
@@ -153,7 +153,10 @@ def push_folder(
         (stage / PARQUET_FILE).parent.mkdir(parents=True)
         shutil.copy2(folder / SAFETENSORS_FILE, stage / SAFETENSORS_FILE)
         shutil.copy2(folder / PARQUET_FILE, stage / PARQUET_FILE)
-        (stage / CARD_FILE).write_text(render_card(batch, repo_id), encoding="utf-8")
+        for name in PICTURES:  # pictures the card embeds
+            if (folder / name).is_file():
+                shutil.copy2(folder / name, stage / name)
+        (stage / CARD_FILE).write_text(render_card(batch, repo_id, folder=folder), encoding="utf-8")
         created = False
         # tiny files: upload bars would only clutter the one-line outcome
         bars_were_off = are_progress_bars_disabled()
@@ -184,3 +187,31 @@ def push_folder(
             if not bars_were_off:
                 enable_progress_bars()
     return {"url": f"{api.endpoint}/datasets/{repo_id}", "commit": commit.oid, "commit_url": commit.commit_url}
+
+
+def pull_folder(repo_id: str, folder: str | Path, revision: str | None = None, token: str | None = None) -> Path:
+    """Download a batch repo into ``folder`` (through the Hub cache) and validate it.
+
+    Only the batch files and the card's pictures are fetched; nothing is imported or executed.
+
+    Raises:
+        DistillhubError: Bad id, Hub errors, a non-empty ``folder`` that holds something else, or an invalid batch.
+    """
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    from distillhub.card import PICTURES
+
+    check_repo_id(repo_id)
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / SAFETENSORS_FILE).exists())):
+        raise DistillhubError(f"{folder} exists and is not a batch folder; pass another folder")
+    try:
+        snapshot_download(
+            repo_id, repo_type="dataset", revision=revision, token=token, local_dir=folder,
+            allow_patterns=[SAFETENSORS_FILE, "data/*.parquet", CARD_FILE, *PICTURES],
+        )  # fmt: skip
+    except (HfHubHTTPError, LocalEntryNotFoundError, *connection_errors()) as e:
+        raise hub_error(e, repo_id, "download") from None
+    validate_folder(folder)
+    return folder

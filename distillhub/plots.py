@@ -55,3 +55,46 @@ def plot_learners(rows: dict[str, dict], path: str | Path, title: str = "") -> P
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
     return path
+
+
+LEARNING_CURVE_FILE = "learning_curve.png"
+LEARNERS_FILE = "learners.png"
+
+
+def plot_learning_curve(
+    history: list[dict], path: str | Path, threshold: float | None = None, reference: float | None = None, title: str = ""
+) -> Path:
+    """Held-out worst and mean return vs env steps during distillation, with threshold and PPO lines.
+
+    Args:
+        history: ``training.eval_history`` rows (``step``, ``min``, ``mean``).
+        path: Where the PNG goes (written atomically).
+        threshold: The env's "solved" return, drawn dashed.
+        reference: The PPO reference return, drawn dotted.
+        title: Figure title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from distillhub.batch import atomic_write
+
+    path = check_plot_path(path)
+    steps = [h["step"] for h in history]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.plot(steps, [h["mean"] for h in history], label="held-out mean", color="#4c72b0")
+    ax.plot(steps, [h["min"] for h in history], label="held-out worst init", color="#dd8452")
+    if threshold is not None:
+        ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
+    if reference is not None and reference != threshold:
+        ax.axhline(reference, color="gray", linestyle=":", linewidth=1, label=f"PPO reference {reference:g}")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("return after one step")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path

@@ -209,3 +209,22 @@ def test_loading_from_hub_never_unpickles(hub, cartpole_batch, monkeypatch):
     assert policy.act(np.zeros(4, dtype=np.float32)) in (0, 1)
     rows = datasets.load_dataset("alice/nopickle", split="train")
     assert rows.num_rows == 2
+
+
+def test_pull_then_push_roundtrip_with_pictures(hub, tmp_path):
+    out = tmp_path / "pic"
+    r = runner.invoke(app, ["distill", "--out", str(out), "--max-steps", "16384", "--eval-inits", "1", "--quiet"])
+    assert r.exit_code == 0, r.output
+    png = out / "learning_curve.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "](learning_curve.png)" in (out / "README.md").read_text()
+    r = _push(str(out), "alice/pics", "--token", ALICE)
+    assert r.exit_code == 0, r.output
+    assert hub.files("alice/pics")["learning_curve.png"] == png.read_bytes()
+    r = runner.invoke(app, ["pull", "alice/pics", str(tmp_path / "pulled")])
+    assert r.exit_code == 0, r.output
+    pulled = load_folder(tmp_path / "pulled")
+    assert torch.equal(pulled.observations, load_folder(out).observations)
+    assert (tmp_path / "pulled" / "learning_curve.png").read_bytes() == png.read_bytes()
+    r = runner.invoke(app, ["pull", "alice/no-such", str(tmp_path / "x")])
+    assert r.exit_code == 1 and "not found" in r.output
