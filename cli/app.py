@@ -312,12 +312,17 @@ def _print_eval(result) -> None:
         table.add_column(col, justify="right")
     if result.threshold is not None:
         table.add_column(f"inits ≥ {result.threshold:g}", justify="right")
-    if result.reference is not None:
+    score = result.normalized_score
+    if score is not None:
+        table.add_column("normalised score (random 0, PPO 1)", justify="right")
+    elif result.reference is not None:
         table.add_column(f"% of PPO ({result.reference:g})", justify="right")
     row = [f"{v:.1f}" for v in (result.mean, result.std, result.min, result.max)]
     if result.threshold is not None:
         row.append(f"{result.solved_fraction * 100:.0f} %")
-    if result.reference is not None:
+    if score is not None:
+        row.append(f"{score:.2f}")
+    elif result.reference is not None:
         pct = result.percent_of_reference
         row.append("-" if pct is None else f"{pct:.1f} %")
     table.add_row(*row)

@@ -13,7 +13,7 @@ from distillhub.batch import Batch
 from distillhub.envs import env_info, make_env
 from distillhub.errors import DistillhubError
 from distillhub.policy import EVAL_SEED_OFFSET, policy_from_batch
-from distillhub.references import PPO_REFERENCE, percent_of_reference
+from distillhub.references import PPO_REFERENCE, RANDOM_REFERENCE, normalized_score, percent_of_reference
 
 MAX_INITS = 10_000
 MAX_EPISODES = 1_000
@@ -66,6 +66,11 @@ class EvalResult:
     def percent_of_reference(self) -> float | None:
         return percent_of_reference(self.env_id, self.mean)
 
+    @property
+    def normalized_score(self) -> float | None:
+        """(mean − random) / (PPO reference − random): 0 = uniform random policy, 1 = PPO."""
+        return normalized_score(self.env_id, self.mean)
+
     def summary(self) -> dict:
         """JSON-able summary (stored in the batch header and the card)."""
         out = {
@@ -85,6 +90,12 @@ class EvalResult:
             out["ppo_reference"] = self.reference
             pct = self.percent_of_reference
             out["percent_of_reference"] = None if pct is None else round(pct, 1)
+        rnd = RANDOM_REFERENCE.get(self.env_id)
+        if rnd is not None:
+            out["random_reference"] = rnd[0]
+        score = self.normalized_score
+        if score is not None:
+            out["normalized_score"] = round(score, 3)
         return out
 
     def to_json(self) -> dict:

@@ -27,6 +27,39 @@ PPO_REFERENCE: dict[str, tuple[float, str]] = {
 }
 
 
+# env id -> (return of a uniform random policy, where it comes from); measured in the evaluator's env
+# (whole games for Atari) by `benchmarks/random_reference.py --episodes 10`.
+RANDOM_REFERENCE = {
+    "CartPole-v1": (25.60, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "HalfCheetah-v5": (-233.68, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "Walker2d-v5": (5.73, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "Hopper-v5": (31.09, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "InvertedPendulum-v5": (5.10, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "Humanoid-v5": (90.08, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "Pusher-v5": (-150.68, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "Ant-v5": (-17.19, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "InvertedDoublePendulum-v5": (45.39, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "Reacher-v5": (-41.83, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "Swimmer-v5": (-2.31, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "HumanoidStandup-v5": (33291.03, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "ALE/Pong-v5": (-20.80, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "ALE/Breakout-v5": (1.60, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+    "ALE/SpaceInvaders-v5": (122.50, "uniform random policy, 10 episodes, benchmarks/random_reference.py"),
+}
+
+
+def normalized_score(env_id: str, value: float) -> float | None:
+    """``(value − random) / (PPO reference − random)``: 0 is a random policy, 1 is PPO.
+
+    Unlike a plain ratio it stays meaningful for negative returns (Pong, Reacher, Pusher).
+    ``None`` when the env lacks either reference.
+    """
+    ref, rnd = PPO_REFERENCE.get(env_id), RANDOM_REFERENCE.get(env_id)
+    if ref is None or rnd is None or ref[0] == rnd[0]:
+        return None
+    return (value - rnd[0]) / (ref[0] - rnd[0])
+
+
 def percent_of_reference(env_id: str, value: float) -> float | None:
     """``value`` as % of the PPO reference (negative references: reference/value)."""
     ref = PPO_REFERENCE.get(env_id)
