@@ -16,6 +16,7 @@ A new population each iteration makes the batch work for inits it never saw.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -32,7 +33,7 @@ from distillhub.checkpoint import (
     optimizer_to_flat,
     save_checkpoint,
 )
-from distillhub.envs import EnvInfo, env_info, make_vector_env
+from distillhub.envs import EnvInfo, env_info, make_vector_env, versions
 from distillhub.errors import DistillhubError
 from distillhub.learners import DEFAULT_CNN, DEFAULT_INIT, DEFAULT_MLP, build_learner, check_init, reinit_
 from distillhub.population import Draw, Population, describe, parse_learners
@@ -686,6 +687,9 @@ class Distiller:
             "held_out_eval_min": self.best["min"] if self.best else None,
             "held_out_eval_mean": self.best["mean"] if self.best else None,
             "stop_reason": getattr(self, "stop_reason", None),
+            # provenance: the exact env (gymnasium's EnvSpec JSON) and the package versions
+            "env_spec": json.loads(self.info.spec_json) if self.info.spec_json else None,
+            "versions": versions(cfg.env_id),
             # held-out worst/mean return vs env steps (the learning curve)
             "eval_history": [
                 {"step": h["step"], "min": round(h["min"], 3), "mean": round(h["mean"], 3)} for h in self.eval_history

@@ -67,3 +67,15 @@ def test_snippet_keeps_a_persistent_encoder_fixed(tmp_path):
     by_distillhub = policy_from_batch(batch, seed=5).learner
     _assert_same_params(by_snippet, by_distillhub)
     assert torch.equal(by_snippet[0].weight, batch.encoder["0.weight"])
+
+
+def test_card_records_provenance(cartpole_batch):
+    from distillhub.batch import load_folder
+    from distillhub.card import render_card
+
+    batch = load_folder(cartpole_batch)
+    training = batch.extra["training"]
+    assert training["env_spec"]["id"] == "CartPole-v1" and training["env_spec"]["max_episode_steps"] == 500
+    assert {"distillhub", "torch", "gymnasium"} <= set(training["versions"])
+    card = render_card(batch)
+    assert f"torch {training['versions']['torch']}" in card and '"max_episode_steps": 500' in card

@@ -62,6 +62,8 @@ class EnvInfo:
         reward_threshold: The env's "solved" return, if gymnasium knows one.
         max_episode_steps: Time limit, if any.
         obs_scale: Pixel observations (``uint8`` Box): the learner sees ``obs / obs_scale``.
+        spec_json: gymnasium's ``EnvSpec.to_json()`` of the made env (max_episode_steps and
+            wrappers included), if it is serialisable.
     """
 
     env_id: str
@@ -75,6 +77,7 @@ class EnvInfo:
     reward_threshold: float | None = None
     max_episode_steps: int | None = None
     obs_scale: float | None = None
+    spec_json: str | None = None
 
 
 def parse_env_kwargs(text: str | None) -> dict:
@@ -227,6 +230,7 @@ def env_info(env_id: str, env_kwargs: dict | None = None, *, allow_import: bool 
             reward_threshold=getattr(spec, "reward_threshold", None),
             max_episode_steps=_time_limit(env),
             obs_scale=float(obs_space.high.max()) if obs_space.dtype == np.uint8 else None,
+            spec_json=_spec_json(spec),
         )
         if isinstance(act_space, gym.spaces.Discrete):
             return EnvInfo(action_space="discrete", n_outputs=int(act_space.n), **common)
@@ -239,6 +243,31 @@ def env_info(env_id: str, env_kwargs: dict | None = None, *, allow_import: bool 
         )
     finally:
         env.close()
+
+
+def _spec_json(spec) -> str | None:
+    try:
+        return spec.to_json() if spec is not None else None
+    except Exception:  # an entry point that is a class or a kwarg that is not JSON cannot be serialised
+        return None
+
+
+def versions(env_id: str) -> dict[str, str]:
+    """Versions of the packages a batch of ``env_id`` was made with (provenance for the card)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from distillhub import __version__
+
+    names = ["torch", "gymnasium"]
+    family = family_of(env_id)
+    names += {"mujoco": ["mujoco"], "atari": ["ale-py"]}.get(family, [])
+    out = {"distillhub": __version__}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
 
 
 def _time_limit(env: gym.Env) -> int | None:
