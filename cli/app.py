@@ -72,6 +72,9 @@ def distill(
     init: Annotated[
         str | None, typer.Option(help="Init scheme: orthogonal:<out gain>, xavier, kaiming or torch-default.")
     ] = None,
+    inner_step: Annotated[
+        str | None, typer.Option(help="The one step: sgd (plain, the paper's) or sgd-ls (scaled by the learner's line search).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed; CPU runs with the same seed are identical.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     max_steps: Annotated[
@@ -105,14 +108,14 @@ def distill(
 ):
     """Distil an environment into a batch with meta-PPO and write it to a folder."""
     run_guarded(
-        _distill, env, samples, out, env_kwargs, learners, arch, init, seed, device, max_steps, time_limit, target_return,
+        _distill, env, samples, out, env_kwargs, learners, arch, init, inner_step, seed, device, max_steps, time_limit, target_return,
         early_stop, population, num_envs, rollout_steps, vectorization, encoder_layers, eval_inits, eval_episodes,
         checkpoint_every, resume, overwrite, push_to, private, token, quiet,
     )  # fmt: skip
 
 
 def _distill(
-    env, samples, out, env_kwargs, learners, arch, init, seed, device, max_steps, time_limit, target_return, early_stop,
+    env, samples, out, env_kwargs, learners, arch, init, inner_step, seed, device, max_steps, time_limit, target_return, early_stop,
     population, num_envs, rollout_steps, vectorization, encoder_layers, eval_inits, eval_episodes,
     checkpoint_every, resume, overwrite, push_to, private, token, quiet,
 ):  # fmt: skip
@@ -135,7 +138,7 @@ def _distill(
         resolve_token(token)
     kwargs = parse_env_kwargs(env_kwargs)
     overrides = dict(
-        samples=samples, learners=learners, arch=arch, init=init, seed=seed, device=device, max_steps=max_steps,
+        samples=samples, learners=learners, arch=arch, inner_step=inner_step, init=init, seed=seed, device=device, max_steps=max_steps,
         time_limit=time_limit, target_return=target_return, early_stop=early_stop, population=population,
         num_envs=num_envs, rollout_steps=rollout_steps, vectorization=vectorization, encoder_layers=encoder_layers,
         checkpoint_every=checkpoint_every,

@@ -39,6 +39,15 @@ REQUIRED_METADATA = ("format", "env_id", "env_kwargs", "action_space", "architec
 MAX_SAMPLES = 100_000
 MAX_ELEMENTS = 2**28  # per tensor (1 GiB of float32)
 MAX_LEARNING_RATE = 1e6
+# The one step: plain SGD (the paper's rule), or SGD scaled by the exact line search of the
+# learner's linearised batch loss (lr is then a dimensionless multiplier; see distillhub.onestep).
+STEP_RULES = ("sgd", "sgd-ls")
+
+
+def check_step_rule(rule: str) -> None:
+    """Raise a one-line error for an unknown inner step rule."""
+    if rule not in STEP_RULES:
+        raise DistillhubError(f"unknown inner step '{rule}'; this version knows {', '.join(STEP_RULES)} (upgrade distillhub?)")
 
 
 @dataclass
@@ -56,6 +65,8 @@ class Batch:
         learners: The learner distribution the batch was distilled for (``arch@init,...``; see
             :mod:`distillhub.population`); empty means ``architecture@init`` alone.
         inner_loss: Loss of the one step; ``mse`` (mean over all elements).
+        inner_step: ``sgd`` (θ1 = θ0 − lr·g) or ``sgd-ls`` (θ1 = θ0 − lr·α*·g, α* the exact line
+            search of the learner's linearised batch loss along −g).
         obs_mean / obs_std: If set, the learner sees ``(obs - obs_mean) / obs_std``.
         log_std: Continuous actions: the policy's state-independent log standard deviation.
         encoder: Parameters of a persistent feature extractor (kept, not re-initialised).
@@ -72,6 +83,7 @@ class Batch:
     init: str = "orthogonal:0.01"
     learners: str = ""
     inner_loss: str = "mse"
+    inner_step: str = "sgd"
     obs_mean: torch.Tensor | None = None
     obs_std: torch.Tensor | None = None
     log_std: torch.Tensor | None = None
@@ -121,6 +133,7 @@ class Batch:
             "init": self.init,
             "learners": self.learners or f"{self.architecture}@{self.init}",
             "inner_loss": self.inner_loss,
+            "inner_step": self.inner_step,
             "distillhub_version": self.distillhub_version or __version__,
         }
         for key, value in self.extra.items():
@@ -153,6 +166,7 @@ class Batch:
             raise DistillhubError(f"targets must be [{n}, n_outputs], got {list(self.targets.shape)}")
         check_learning_rate(self.learning_rate)
         check_init(self.init)
+        check_step_rule(self.inner_step)
         if not isinstance(self.env_kwargs, dict):
             raise DistillhubError(f"env_kwargs must be a JSON object, got {type(self.env_kwargs).__name__}")
         if self.action_space not in ("discrete", "continuous"):
@@ -318,6 +332,7 @@ def batch_from_tensors(path, md: dict[str, str], tensors: dict[str, torch.Tensor
         init=md["init"],
         learners=md.get("learners", ""),
         inner_loss=md["inner_loss"],
+        inner_step=md.get("inner_step", "sgd"),
         obs_mean=tensors.get("obs_mean"),
         obs_std=tensors.get("obs_std"),
         log_std=tensors.get("log_std"),

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from distillhub.batch import MAX_ELEMENTS, MAX_SAMPLES, Batch, normalize
+from distillhub.batch import MAX_ELEMENTS, MAX_SAMPLES, Batch, check_step_rule, normalize
 from distillhub.checkpoint import (
     checkpoint_path,
     load_checkpoint,
@@ -60,6 +60,8 @@ class DistillConfig:
     learners: str = "single"
     arch: str = DEFAULT_MLP
     init: str = DEFAULT_INIT
+    # the one step: "sgd" (the paper's) or "sgd-ls" (scaled by the learner's own line search)
+    inner_step: str = "sgd"
     seed: int = 0
     device: str = "auto"
     # budget (whichever comes first; both count the whole run across resumes)
@@ -170,6 +172,8 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         game = env_id.split("/", 1)[1].split("-")[0]
         values["samples"] = ATARI_SAMPLES.get(game, values["samples"])
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("inner_step") == "sgd-ls" and overrides.get("init_lr") is None:
+        values["init_lr"] = 1.0  # a multiplier of the line-search step, not an SGD step size
     return DistillConfig(env_id=env_id, env_kwargs=dict(env_kwargs or {}), **values)
 
 
@@ -230,6 +234,7 @@ def validate_config(cfg: DistillConfig) -> None:
     if cfg.vectorization not in ("sync", "async", "ale"):
         raise DistillhubError(f"vectorization must be sync, async or ale (Atari), got '{cfg.vectorization}'")
     check_init(cfg.init)
+    check_step_rule(cfg.inner_step)
     parse_learners(cfg.learners, False, cfg.arch, cfg.init)
 
 
@@ -332,7 +337,7 @@ class Distiller:
 
     def _step_population(self, draw: Draw) -> Draw:
         """The one step for every draw of the population, differentiable in the batch."""
-        return self.population.step(draw, self.x, self.y, self.log_lr.exp(), self.encoder)
+        return self.population.step(draw, self.x, self.y, self.log_lr.exp(), self.encoder, self.cfg.inner_step)
 
     def _forward_population(self, draw: Draw, obs: torch.Tensor) -> torch.Tensor:
         """Outputs of each draw on its own observations: obs [P, B, ...] -> [P, B, n_out]."""
@@ -427,6 +432,7 @@ class Distiller:
             architecture=self.learners[0].arch,
             init=self.learners[0].init,
             learners=describe(self.learners),
+            inner_step=self.cfg.inner_step,
             obs_mean=None if mean is None else mean.cpu(),
             obs_std=None if std is None else std.cpu(),
             log_std=snap["log_std"].cpu() if "log_std" in snap else None,

@@ -20,7 +20,7 @@ import copy
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad
+from torch.func import functional_call, grad, jvp
 
 from distillhub.batch import Batch
 from distillhub.errors import DistillhubError
@@ -32,6 +32,13 @@ def inner_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(outputs, targets)
 
 
+def _line_search(out: torch.Tensor, y: torch.Tensor, jg: torch.Tensor, dims) -> torch.Tensor:
+    """α* = (r·Jg) / ‖Jg‖²: the exact minimiser of the linearised batch loss along −g (r = f − y)."""
+    num = ((out - y) * jg).sum(dim=dims)
+    den = (jg * jg).sum(dim=dims)
+    return num / den.clamp_min(1e-30)
+
+
 def step_params(
     module: nn.Module,
     params: dict[str, torch.Tensor],
@@ -39,6 +46,7 @@ def step_params(
     y: torch.Tensor,
     lr: torch.Tensor | float,
     frozen: dict[str, torch.Tensor] | None = None,
+    rule: str = "sgd",
 ) -> dict[str, torch.Tensor]:
     """θ1 = θ0 − lr · ∇θ mse(module(x; θ0), y), differentiable in every argument.
 
@@ -50,16 +58,25 @@ def step_params(
         lr: Step size (a tensor to learn it).
         frozen: Other parameters and buffers the forward needs (not stepped), e.g. a
             persistent encoder.
+        rule: ``sgd`` (θ1 = θ0 − lr·g) or ``sgd-ls`` (θ1 = θ0 − lr·α*·g with α* the exact
+            line-search step of the learner's linearised batch loss along −g, so ``lr`` is a
+            dimensionless multiplier and the step does not depend on the learner's gradient scale).
 
     Returns:
         θ1 with the same keys as ``params``.
     """
     frozen = frozen or {}
 
+    def forward(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return functional_call(module, {**frozen, **p}, (x,))
+
     def loss_fn(p: dict[str, torch.Tensor]) -> torch.Tensor:
-        return inner_loss(functional_call(module, {**frozen, **p}, (x,)), y)
+        return inner_loss(forward(p), y)
 
     grads = grad(loss_fn)(params)
+    if rule == "sgd-ls":
+        out, jg = jvp(forward, (params,), (grads,))
+        lr = lr * _line_search(out, y, jg, dims=None)
     return {k: params[k] - lr * grads[k] for k in params}
 
 
@@ -70,6 +87,7 @@ def step_population(
     y: torch.Tensor,
     lr: torch.Tensor | float,
     frozen: dict[str, torch.Tensor] | None = None,
+    rule: str = "sgd",
 ) -> dict[str, torch.Tensor]:
     """:func:`step_params` for ``P`` inits stacked on a leading dim, all on the same batch.
 
@@ -79,7 +97,7 @@ def step_population(
     The result is differentiable in ``x``, ``y``, ``lr`` and ``frozen`` when grad mode is on.
     """
     if frozen or not is_plain_mlp(module):
-        return torch.func.vmap(lambda p: step_params(module, p, x, y, lr, frozen))(params)
+        return torch.func.vmap(lambda p: step_params(module, p, x, y, lr, frozen, rule))(params)
     count = next(iter(params.values())).shape[0]
     differentiable = torch.is_grad_enabled() and any(
         isinstance(t, torch.Tensor) and t.requires_grad for t in (x, y, lr, *params.values())
@@ -92,6 +110,15 @@ def step_population(
         grads = torch.autograd.grad(loss, list(theta0.values()), create_graph=differentiable)
     # without a graph to keep (rollouts), θ1 must not hang off the leaves made above
     with torch.set_grad_enabled(differentiable):
+        if rule == "sgd-ls":
+            xs = x.expand(count, *x.shape)
+            out, jg = jvp(
+                lambda p: population_forward(module, p, xs),
+                ({k: v if differentiable else v.detach() for k, v in theta0.items()},),
+                (dict(zip(theta0, grads, strict=True)),),
+            )
+            alpha = _line_search(out, y.expand(count, *y.shape), jg, dims=(1, 2))  # one α per init
+            return {k: theta0[k] - (lr * alpha).view(-1, *[1] * (g.dim() - 1)) * g for k, g in zip(theta0, grads, strict=True)}
         return {k: theta0[k] - lr * g for k, g in zip(theta0, grads, strict=True)}
 
 
@@ -116,7 +143,7 @@ def one_step(module: nn.Module, batch: Batch, *, inplace: bool = False) -> nn.Mo
     frozen = {n: p.detach() for n, p in out.named_parameters() if not p.requires_grad}
     frozen.update({n: t for n, t in out.named_buffers()})
     lr = torch.tensor(float(batch.learning_rate), device=device)
-    new = step_params(out, trainable, b.learner_inputs(), b.targets.float(), lr, frozen)
+    new = step_params(out, trainable, b.learner_inputs(), b.targets.float(), lr, frozen, batch.inner_step)
     if not all(bool(torch.isfinite(v).all()) for v in new.values()):
         raise DistillhubError(
             f"one step on this batch (learning rate {float(batch.learning_rate):.4g}) gives non-finite parameters "

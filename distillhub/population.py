@@ -175,10 +175,17 @@ class Population:
         return Draw(groups)
 
     def step(
-        self, draw: Draw, x: torch.Tensor, y: torch.Tensor, lr: torch.Tensor, shared: dict[str, torch.Tensor]
+        self,
+        draw: Draw,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        lr: torch.Tensor,
+        shared: dict[str, torch.Tensor],
+        rule: str = "sgd",
     ) -> Draw:
-        """The one step for every draw, differentiable in ``x``, ``y``, ``lr`` and ``shared``."""
-        return Draw([(i, step_population(self.modules[i], p, x, y, lr, shared)) for i, p in draw.groups])
+        """The one step (``rule``: see :mod:`distillhub.onestep`) for every draw, differentiable in
+        ``x``, ``y``, ``lr`` and ``shared``."""
+        return Draw([(i, step_population(self.modules[i], p, x, y, lr, shared, rule)) for i, p in draw.groups])
 
     def forward(self, draw: Draw, obs: torch.Tensor, shared: dict[str, torch.Tensor]) -> torch.Tensor:
         """Each draw on its own observations: obs [P, B, ...] (draws in group order) -> [P, B, n_out]."""
