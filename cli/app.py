@@ -104,20 +104,23 @@ def distill(
     token: Annotated[
         str | None, typer.Option(help="Hub token for --push-to (default: HF_TOKEN or saved login).")
     ] = None,
+    video: Annotated[
+        bool, typer.Option(help="Record one greedy episode of the result as replay.mp4/.gif (needs a renderable env).")
+    ] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Distil an environment into a batch with meta-PPO and write it to a folder."""
     run_guarded(
         _distill, env, samples, out, env_kwargs, learners, arch, init, inner_step, seed, device, max_steps, time_limit, target_return,
         early_stop, population, num_envs, rollout_steps, vectorization, encoder_layers, eval_inits, eval_episodes,
-        checkpoint_every, resume, overwrite, push_to, private, token, quiet,
+        checkpoint_every, resume, overwrite, push_to, private, token, quiet, video,
     )  # fmt: skip
 
 
 def _distill(
     env, samples, out, env_kwargs, learners, arch, init, inner_step, seed, device, max_steps, time_limit, target_return, early_stop,
     population, num_envs, rollout_steps, vectorization, encoder_layers, eval_inits, eval_episodes,
-    checkpoint_every, resume, overwrite, push_to, private, token, quiet,
+    checkpoint_every, resume, overwrite, push_to, private, token, quiet, video=False,
 ):  # fmt: skip
     from distillhub.batch import SAFETENSORS_FILE
     from distillhub.checkpoint import CHECKPOINT_DIR, RunLock, checkpoint_path, load_checkpoint
@@ -178,10 +181,10 @@ def _distill(
         if overwrite and not resume:
             for path in (out / CHECKPOINT_DIR).glob("checkpoint*"):
                 path.unlink()
-        _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token)
+        _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token, video)
 
 
-def _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token):
+def _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token, video):
     from distillhub.distill import Distiller
 
     distiller = Distiller(cfg, out, resume=resume)
@@ -210,6 +213,8 @@ def _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to,
             _save_interrupted(distiller, out, push_to, "the final evaluation was skipped; the batch is saved", batch)
         batch.extra["eval"] = result.summary()
         _print_eval(result)
+    if video:
+        _record_replay(batch, out, allow_import=True)
     _write_batch(batch, out, push_to)
     t = batch.extra["training"]
     console.print(
@@ -225,6 +230,17 @@ def _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to,
         console.print(f"commit {info['commit']}", highlight=False)
 
 
+def _record_replay(batch, folder: Path, allow_import: bool) -> None:
+    """replay.mp4/.gif in the folder; a failure is a warning, never a lost batch."""
+    from distillhub.errors import DistillhubError
+    from distillhub.replay import record_replay
+
+    try:
+        record_replay(batch, folder, allow_import=allow_import)
+    except DistillhubError as e:
+        err_console.print(f"Warning: no replay video: {escape(str(e))}", highlight=False)
+
+
 def _learners_text(learners) -> str:
     return learners[0].label if len(learners) == 1 else f"{len(learners)}: " + ", ".join(lr.label for lr in learners)
 
@@ -233,18 +249,22 @@ def _write_batch(batch, out: Path, repo_id: str | None) -> None:
     """The batch files, the learning curve picture (best effort), then the card that embeds it."""
     from distillhub.batch import save_card, save_folder
     from distillhub.card import render_card
-    from distillhub.plots import LEARNING_CURVE_FILE, plot_learning_curve
+    from distillhub.plots import LEARNING_CURVE_FILE, SAMPLES_FILE, plot_learning_curve, plot_samples
     from distillhub.references import PPO_REFERENCE
 
     save_folder(batch, out)
     history = batch.extra.get("training", {}).get("eval_history")
+    threshold = batch.extra.get("eval", {}).get("threshold")
+    ref = PPO_REFERENCE.get(batch.env_id, (None,))[0]
+    pictures = [(SAMPLES_FILE, lambda p: plot_samples(batch, p))]
     if history:
+        title = f"{batch.env_id}: distillation"
+        pictures.append((LEARNING_CURVE_FILE, lambda p: plot_learning_curve(history, p, threshold, ref, title)))
+    for name, draw in pictures:
         try:
-            threshold = batch.extra.get("eval", {}).get("threshold")
-            ref = PPO_REFERENCE.get(batch.env_id, (None,))[0]
-            plot_learning_curve(history, out / LEARNING_CURVE_FILE, threshold, ref, f"{batch.env_id}: distillation")
+            draw(out / name)
         except Exception as e:  # a picture must never cost the batch
-            err_console.print(f"Warning: no learning curve picture ({type(e).__name__}: {e})", highlight=False)
+            err_console.print(f"Warning: no {name} ({type(e).__name__}: {e})", highlight=False)
     save_card(out, render_card(batch, repo_id, folder=out))
 
 
@@ -361,6 +381,9 @@ def eval_cmd(
     allow_import: Annotated[
         bool, typer.Option(help="Let a batch whose env id is module:EnvId import that module (runs its code).")
     ] = False,
+    video: Annotated[
+        bool, typer.Option(help="Record one greedy episode as replay.mp4/.gif in the (local) folder and its card.")
+    ] = False,
 ):
     """Evaluate a batch: K fresh inits, one step each, E greedy episodes in the real env."""
 
@@ -371,14 +394,24 @@ def eval_cmd(
         from distillhub.loader import is_local, load_batch
 
         # every check that needs no work first
-        if update_card and not is_local(source):
-            raise DistillhubError("--update-card needs a local folder; 'distillhub pull' it, or re-push after updating")
+        if (update_card or video) and not is_local(source):
+            flag = "--update-card" if update_card else "--video"
+            raise DistillhubError(f"{flag} needs a local folder; 'distillhub pull' it first, then re-push after updating")
         if plot is not None and learners is None:
             raise DistillhubError("--plot draws the per-learner table; add --learners (e.g. --learners held-out)")
         if learners is not None and (arch or init):
             raise DistillhubError("--learners and --arch/--init exclude each other: name the learners in --learners")
         dev = resolve_device(device)
         batch = load_batch(source, revision=revision)
+        if video:
+            from distillhub.batch import save_card
+            from distillhub.card import render_card
+            from distillhub.replay import record_replay
+
+            paths = record_replay(batch, Path(source), allow_import=allow_import)
+            save_card(Path(source), render_card(batch, folder=Path(source)))
+            if not as_json:
+                console.print(f"Wrote {escape(str(paths[0]))} and {escape(str(paths[1]))}", highlight=False)
         if learners is None:
             result = evaluate(
                 batch, inits=inits, episodes=episodes, arch=arch, init=init, seed=seed, device=dev,
@@ -505,7 +538,9 @@ def card(
         "Examples:\n\n"
         "  distillhub push runs/CartPole-v1-2 alice/cartpole-2\n\n"
         "  distillhub push runs/CartPole-v1-2 alice/cartpole-2 --private --tag v1\n\n"
-        "  HF_TOKEN=hf_... distillhub push runs/nd3 alice/cartpole-3d --revision experiments"
+        "  HF_TOKEN=hf_... distillhub push runs/nd3 alice/cartpole-3d --revision experiments\n\n"
+        "  distillhub push runs/CartPole-v1-2 alice/cartpole-2 --dry-run     # check, list files, upload nothing\n\n"
+        "  distillhub push runs/CartPole-v1-2 bob/cartpole-2 --create-pr     # propose it to someone else's repo"
     )
 )
 def push(
@@ -519,6 +554,9 @@ def push(
     allow_import: Annotated[
         bool, typer.Option(help="The batch's env id is module:EnvId: let the check import that module.")
     ] = False,
+    create_pr: Annotated[bool, typer.Option(help="Open a pull request instead of committing to the branch.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Validate and list what would be uploaded; no token, no network.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ):
     """Validate a batch folder (files, env, learner) and publish it as a Hub dataset repo in one commit."""
 
@@ -527,10 +565,19 @@ def push(
 
         info = push_folder(
             folder, repo_id, private=private, revision=revision, tag=tag, commit_message=commit_message, token=token,
-            allow_import=allow_import,
+            allow_import=allow_import, create_pr=create_pr, dry_run=dry_run,
         )  # fmt: skip
-        console.print(f"Pushed {escape(str(folder))} to {info['url']}", highlight=False)
-        console.print(f"commit {info['commit']}", highlight=False)
+        if as_json:
+            print(json.dumps(info))
+        elif dry_run:
+            console.print(f"Valid. Would upload to {escape(repo_id)}:", highlight=False)
+            for name in info["files"]:
+                console.print(f"  {escape(name)} ({info['sizes'][name]:,} bytes)", highlight=False)
+        else:
+            console.print(f"Pushed {escape(str(folder))} to {info['url']}", highlight=False)
+            console.print(f"commit {info['commit']}", highlight=False)
+            if info.get("pr_url"):
+                console.print(f"pull request {info['pr_url']}", highlight=False)
 
     run_guarded(_push)
 

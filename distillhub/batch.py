@@ -31,6 +31,7 @@ from safetensors.torch import save_file
 from distillhub.errors import DistillhubError
 
 FORMAT = "distillhub/v1"
+FORMAT_MAJOR, FORMAT_MINOR = "1", 0
 SAFETENSORS_FILE = "batch.safetensors"
 PARQUET_FILE = "data/train-00000-of-00001.parquet"
 CARD_FILE = "README.md"
@@ -221,14 +222,15 @@ def _umask() -> int:
 
 
 @contextmanager
-def atomic_write(final: str | Path) -> Iterator[Path]:
+def atomic_write(final: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temp path beside ``final``; rename it onto ``final`` only if the block succeeds.
 
     A reader never sees a half-written file, and a failed write leaves the old file intact.
+    ``suffix`` ends the temp name (writers that pick a format by extension need e.g. ``.tmp.mp4``).
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -288,12 +290,27 @@ def read_header(path: str | Path) -> tuple[dict[str, str], dict[str, list[int]]]
     return md, shapes
 
 
+def check_format(path, fmt) -> None:
+    """``distillhub/v1`` (or ``v1.N``) loads; another major version is refused in one line, and a
+    newer minor version (fields this version does not know) loads with a warning."""
+    import re
+    import warnings
+
+    m = re.fullmatch(r"distillhub/v(\d+)(?:\.(\d+))?", fmt or "")
+    if m is None or m[1] != FORMAT_MAJOR:
+        raise DistillhubError(f"{path} has format '{fmt}', expected '{FORMAT}'; upgrade distillhub or re-distill")
+    if m[2] is not None and int(m[2]) > FORMAT_MINOR:
+        warnings.warn(
+            f"{path} has format {fmt}, newer than this distillhub ({FORMAT}); fields it added are ignored "
+            "(upgrade distillhub to use them)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def check_header(path, md: dict[str, str], shapes: dict[str, list[int]]) -> None:
     """Format, required fields and size limits of a batch header (before any tensor is read)."""
-    if md.get("format") != FORMAT:
-        raise DistillhubError(
-            f"{path} has format '{md.get('format')}', expected '{FORMAT}'; upgrade distillhub or re-distill"
-        )
+    check_format(path, md.get("format"))
     missing = [k for k in REQUIRED_METADATA if k not in md]
     missing += [k for k in ("observations", "targets", "learning_rate") if k not in shapes]
     if missing:
@@ -358,13 +375,35 @@ def _features(batch: Batch):
         if array is None:
             raise DistillhubError(f"observations of rank {len(shape)} cannot be stored in parquet")
         obs = array(shape=shape, dtype="float32")
-    return datasets.Features(
-        {
-            "observation": obs,
-            "target": datasets.List(datasets.Value("float32")),
-            "index": datasets.Value("int64"),
-        }
-    )
+    features = {
+        "observation": obs,
+        "target": datasets.List(datasets.Value("float32")),
+        "index": datasets.Value("int64"),
+    }
+    if is_pixel(batch):
+        features["preview"] = datasets.Image()
+    return datasets.Features(features)
+
+
+def is_pixel(batch: Batch) -> bool:
+    """Image observations [C, H, W] (frame stacks): rows get a ``preview`` image for the Hub viewer."""
+    return len(batch.obs_shape) == 3 and min(batch.obs_shape[1:]) >= 8
+
+
+def _previews(batch: Batch) -> list:
+    """One grayscale strip per sample: its stacked frames side by side, in the env's pixel range.
+
+    Only for looking at (the Hub's dataset viewer shows images); ``observation`` stays the exact array.
+    """
+    from PIL import Image
+
+    obs = batch.observations.detach().float().cpu()
+    pixel_units = batch.obs_std is not None and float(batch.obs_std.max()) > 1  # raw 0..255 frames (Atari)
+    if not pixel_units:  # other image-like observations: stretch to the full gray range
+        lo, hi = obs.amin(), obs.amax()
+        obs = (obs - lo) / (hi - lo).clamp_min(1e-12) * 255.0
+    strips = obs.clamp(0, 255).round().to(torch.uint8).numpy()
+    return [Image.fromarray(np.concatenate(list(frames), axis=1), mode="L") for frames in strips]
 
 
 def batch_rows(batch: Batch):
@@ -372,14 +411,14 @@ def batch_rows(batch: Batch):
     import datasets
 
     t = batch.tensors()
-    return datasets.Dataset.from_dict(
-        {
-            "observation": t["observations"].numpy(),
-            "target": t["targets"].numpy(),
-            "index": np.arange(batch.num_samples, dtype=np.int64),
-        },
-        features=_features(batch),
-    )
+    columns = {
+        "observation": t["observations"].numpy(),
+        "target": t["targets"].numpy(),
+        "index": np.arange(batch.num_samples, dtype=np.int64),
+    }
+    if is_pixel(batch):
+        columns["preview"] = _previews(batch)
+    return datasets.Dataset.from_dict(columns, features=_features(batch))
 
 
 def save_parquet(batch: Batch, path: str | Path) -> None:

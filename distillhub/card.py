@@ -65,7 +65,7 @@ def header_block(path, md: dict[str, str], shapes: dict[str, list[int]]) -> dict
         raise DistillhubError(f"{path} has malformed metadata ({type(e).__name__}); re-download or re-distill it") from None
 
 
-PICTURES = ("learning_curve.png", "learners.png")
+PICTURES = ("samples.png", "learning_curve.png", "learners.png", "replay.gif", "replay.mp4")
 
 
 def render_card(batch: Batch, repo_id: str | None = None, folder=None) -> str:
@@ -114,6 +114,9 @@ def render_card(batch: Batch, repo_id: str | None = None, folder=None) -> str:
         training=batch.extra.get("training"),
         learning_curve="learning_curve.png" in pictures,
         learners_picture="learners.png" in pictures,
+        samples_picture="samples.png" in pictures,
+        replay_gif="replay.gif" in pictures,
+        replay_mp4="replay.mp4" in pictures,
     )
     return str(card)
 

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from distillhub.batch import CARD_FILE, PARQUET_FILE, SAFETENSORS_FILE
+from distillhub.card import PICTURES
 from distillhub.errors import DistillhubError
 from distillhub.validate import check_runnable, validate_folder
 
@@ -112,6 +113,8 @@ def push_folder(
     commit_message: str | None = None,
     token: str | None = None,
     allow_import: bool = False,
+    create_pr: bool = False,
+    dry_run: bool = False,
 ) -> dict:
     """Validate a batch folder, then publish it as a dataset repo in one commit.
 
@@ -127,24 +130,30 @@ def push_folder(
         commit_message: Defaults to a summary of the batch.
         token: Hub token (default: ``HF_TOKEN`` or the saved login).
         allow_import: The batch's env id is ``module:EnvId``: let the runnable check import it.
+        create_pr: Open a pull request with the batch instead of committing to the branch.
+        dry_run: Validate and return the files that would be uploaded; no token, no network.
 
     Before any network call the folder's files are checked (:func:`validate_folder`) and so
     is the batch being runnable (:func:`check_runnable`: env, shapes, learner). If the upload
     fails, a repo this call created is deleted again (best effort) and the same call retries.
 
     Returns:
-        ``{"url": ..., "commit": ..., "commit_url": ...}``
+        ``{"url": ..., "commit": ..., "commit_url": ..., "pr_url": ...}``, or for a dry run
+        ``{"files": [...], "repo_id": ...}``.
     """
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
     from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
-    from distillhub.card import PICTURES, render_card
+    from distillhub.card import render_card
 
     check_repo_id(repo_id)
     folder = Path(folder)
     batch = validate_folder(folder)
     check_runnable(batch, allow_import=allow_import)
+    uploads = [SAFETENSORS_FILE, PARQUET_FILE, CARD_FILE] + [n for n in PICTURES if (folder / n).is_file()]
+    if dry_run:
+        return {"repo_id": repo_id, "files": uploads, "sizes": {n: (folder / n).stat().st_size for n in uploads}}
     token = resolve_token(token)
     message = commit_message or f"distillhub: {batch.env_id}, {batch.num_samples} samples"
     api = HfApi(token=token)
@@ -153,7 +162,7 @@ def push_folder(
         (stage / PARQUET_FILE).parent.mkdir(parents=True)
         shutil.copy2(folder / SAFETENSORS_FILE, stage / SAFETENSORS_FILE)
         shutil.copy2(folder / PARQUET_FILE, stage / PARQUET_FILE)
-        for name in PICTURES:  # pictures the card embeds
+        for name in PICTURES:  # pictures and replays the card embeds
             if (folder / name).is_file():
                 shutil.copy2(folder / name, stage / name)
         (stage / CARD_FILE).write_text(render_card(batch, repo_id, folder=folder), encoding="utf-8")
@@ -172,6 +181,7 @@ def push_folder(
                 repo_type="dataset",
                 revision=revision,
                 commit_message=message,
+                create_pr=create_pr,
             )
             if tag:
                 api.create_tag(repo_id, tag=tag, revision=commit.oid, repo_type="dataset")
@@ -186,7 +196,12 @@ def push_folder(
         finally:
             if not bars_were_off:
                 enable_progress_bars()
-    return {"url": f"{api.endpoint}/datasets/{repo_id}", "commit": commit.oid, "commit_url": commit.commit_url}
+    return {
+        "url": f"{api.endpoint}/datasets/{repo_id}",
+        "commit": commit.oid,
+        "commit_url": commit.commit_url,
+        "pr_url": commit.pr_url,
+    }
 
 
 def pull_folder(repo_id: str, folder: str | Path, revision: str | None = None, token: str | None = None) -> Path:

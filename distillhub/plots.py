@@ -98,3 +98,76 @@ def plot_learning_curve(
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
     return path
+
+
+SAMPLES_FILE = "samples.png"
+
+
+def plot_samples(batch, path: str | Path) -> Path:
+    """The synthetic samples as a picture.
+
+    Pixel batches ([C, H, W] observations): a grid with one row per sample and one column per
+    stacked frame, the target action in the row title. Vector batches: the observations as a
+    heatmap (samples × features, in units of the recorded ``obs_std`` when the batch is normalised)
+    beside the targets (logits with the greedy action marked, or action means).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from distillhub.batch import atomic_write
+
+    path = check_plot_path(path)
+    obs = batch.observations.detach().float().cpu().numpy()
+    targets = batch.targets.detach().float().cpu().numpy()
+    discrete = batch.action_space == "discrete"
+    n = obs.shape[0]
+    if obs.ndim == 4:  # pixel stacks
+        frames = obs.shape[1]
+        shown = min(n, 16)
+        fig, axes = plt.subplots(shown, frames, figsize=(1.6 * frames, 1.7 * shown), squeeze=False)
+        for i in range(shown):
+            label = f"action {int(targets[i].argmax())}" if discrete else "mean " + np.array2string(targets[i], precision=2)
+            for j in range(frames):
+                ax = axes[i][j]
+                ax.imshow(obs[i, j], cmap="gray")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if j == 0:
+                    ax.set_ylabel(f"#{i}: {label}", fontsize=7)
+        fig.suptitle(f"{batch.env_id}: {n} synthetic observations (frames left to right)", fontsize=9)
+    else:
+        flat = obs.reshape(n, -1)
+        shown = flat
+        unit = "raw units"
+        if batch.obs_mean is not None:
+            mean = np.broadcast_to(batch.obs_mean.float().numpy(), obs.shape[1:]).reshape(-1)
+            std = np.broadcast_to(batch.obs_std.float().numpy(), obs.shape[1:]).reshape(-1)
+            shown = (flat - mean) / std
+            unit = "standardised by the batch's obs_mean / obs_std"
+        width = 3 + 0.35 * flat.shape[1] + 0.5 * targets.shape[1]
+        fig, (a1, a2) = plt.subplots(
+            1, 2, figsize=(min(width, 18), 1.2 + 0.3 * n), gridspec_kw={"width_ratios": [flat.shape[1], max(2, targets.shape[1])]},
+            squeeze=True,
+        )  # fmt: skip
+        lim = float(np.abs(shown).max()) or 1.0
+        im = a1.imshow(shown, aspect="auto", cmap="coolwarm", vmin=-lim, vmax=lim)
+        a1.set_xlabel(f"observation feature ({unit})", fontsize=8)
+        a1.set_ylabel("sample", fontsize=8)
+        fig.colorbar(im, ax=a1, fraction=0.04)
+        tl = float(np.abs(targets).max()) or 1.0
+        im2 = a2.imshow(targets, aspect="auto", cmap="PiYG", vmin=-tl, vmax=tl)
+        a2.set_xlabel("target logit" if discrete else "target action mean", fontsize=8)
+        a2.set_yticks([])
+        if discrete:
+            for i, a in enumerate(targets.argmax(1)):
+                a2.text(a, i, "★", ha="center", va="center", fontsize=8)
+        fig.colorbar(im2, ax=a2, fraction=0.08)
+        fig.suptitle(f"{batch.env_id}: the {n} synthetic samples (★ = greedy action)" if discrete else f"{batch.env_id}: the {n} synthetic samples", fontsize=9)
+    fig.tight_layout()
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return path

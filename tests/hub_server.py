@@ -383,10 +383,15 @@ class Handler(BaseHTTPRequestHandler):
         repo = self._repo(rtype, repo_id, write=True)
         if repo is None:
             return
+        create_pr = parse_qs(urlparse(self.path).query).get("create_pr") == ["1"]
         with self.state.lock:
             parent = repo.resolve(rev)
             if parent is None or rev not in repo.refs:  # commits go to branches only
                 return self._error(404, f"Invalid rev id: {rev}", "RevisionNotFound")
+            pr_num = None
+            if create_pr:  # like the Hub: the commit goes to a new refs/pr/N branch, the base is untouched
+                pr_num = 1 + sum(ref.startswith("refs/pr/") for ref in repo.refs)
+                rev = f"refs/pr/{pr_num}"
             files = dict(repo.commits[parent])
             summary = ""
             for line in body.decode().splitlines():
@@ -419,7 +424,7 @@ class Handler(BaseHTTPRequestHandler):
                 "success": True,
                 "commitOid": oid,
                 "commitUrl": f"{self.endpoint}/{prefix}{repo_id}/commit/{oid}",
-                "pullRequestUrl": None,
+                "pullRequestUrl": None if pr_num is None else f"{self.endpoint}/{prefix}{repo_id}/discussions/{pr_num}",
             },
         )
 

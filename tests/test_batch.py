@@ -109,3 +109,30 @@ def test_corrupt_and_mismatched_folders_are_refused(tmp_path):
     (tmp_path / SAFETENSORS_FILE).write_bytes(data[: len(data) // 2])
     with pytest.raises(DistillhubError, match="not a readable safetensors file"):
         load_safetensors(tmp_path / SAFETENSORS_FILE)
+
+
+def test_format_versions(tmp_path):
+    import warnings as _w
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "v"
+    save_folder(_batch(), folder)
+    path = folder / SAFETENSORS_FILE
+
+    def with_format(fmt):
+        with safe_open(str(path), framework="pt") as f:
+            md, t = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+        md["format"] = fmt
+        save_file(t, str(path), metadata=md)
+
+    with_format("distillhub/v1.3")  # a newer minor version: loads, with a warning
+    with _w.catch_warnings(record=True) as caught:
+        _w.simplefilter("always")
+        assert load_folder(folder).num_samples == 3
+    assert any("newer than this distillhub" in str(w.message) for w in caught)
+    for bad in ("distillhub/v2", "distillhub/v2.0", "other/v1", ""):
+        with_format(bad)
+        with pytest.raises(DistillhubError, match="upgrade distillhub or re-distill"):
+            load_folder(folder)

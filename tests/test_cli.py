@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from distillhub_cli.app import app
 
 runner = CliRunner()
-TINY = ["--max-steps", "8192", "--eval-inits", "1", "--quiet"]
+TINY = ["--max-steps", "8192", "--eval-inits", "1", "--quiet", "--no-video"]
 
 
 def _run(*args):

@@ -61,7 +61,7 @@ ITER_STEPS = 512 * 32  # default CartPole meta-iteration: 512 envs x 32 steps
 
 
 def test_resume_after_sigkill_continues_bit_for_bit(tmp_path):
-    common = ["--max-steps", str(ITER_STEPS * 12), "--no-early-stop", "--eval-inits", "0", "--quiet", "--seed", "1"]
+    common = ["--max-steps", str(ITER_STEPS * 12), "--no-early-stop", "--eval-inits", "0", "--quiet", "--seed", "1", "--no-video"]
     # reference: one uninterrupted run
     ref = tmp_path / "ref"
     subprocess.run(_cli("distill", "--out", str(ref), *common), check=True, capture_output=True, timeout=300)
@@ -93,7 +93,7 @@ def test_resume_after_sigkill_continues_bit_for_bit(tmp_path):
 def test_ctrl_c_saves_checkpoint_and_batch(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen(
-        _cli("distill", "--out", str(out), "--max-steps", "10000000", "--no-early-stop", "--quiet"),
+        _cli("distill", "--out", str(out), "--max-steps", "10000000", "--no-early-stop", "--quiet", "--no-video"),
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -2,6 +2,7 @@
 the local Hub-API server from conftest."""
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -228,3 +229,20 @@ def test_pull_then_push_roundtrip_with_pictures(hub, tmp_path):
     assert (tmp_path / "pulled" / "learning_curve.png").read_bytes() == png.read_bytes()
     r = runner.invoke(app, ["pull", "alice/no-such", str(tmp_path / "x")])
     assert r.exit_code == 1 and "not found" in r.output
+
+
+def test_push_dry_run_and_create_pr(hub, cartpole_batch):
+    n = len(hub.state.requests)
+    r = _push(str(cartpole_batch), "alice/dry", "--dry-run", "--json")
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output)
+    assert {"batch.safetensors", "data/train-00000-of-00001.parquet", "README.md"} <= set(info["files"])
+    assert len(hub.state.requests) == n and ("dataset", "alice/dry") not in hub.state.repos  # nothing sent
+    distillhub.push_folder(cartpole_batch, "alice/prs", token=ALICE)
+    main_before = hub.files("alice/prs")
+    folder_bytes = (cartpole_batch / "batch.safetensors").read_bytes()
+    r = _push(str(cartpole_batch), "alice/prs", "--token", ALICE, "--create-pr", "--commit-message", "again")
+    assert r.exit_code == 0, r.output
+    assert "pull request http://127.0.0.1" in r.output and "/datasets/alice/prs/discussions/1" in r.output
+    assert hub.files("alice/prs") == main_before  # main is untouched
+    assert hub.files("alice/prs", rev="refs/pr/1")["batch.safetensors"] == folder_bytes

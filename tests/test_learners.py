@@ -179,7 +179,7 @@ def test_distill_with_a_learner_distribution_records_it(tmp_path):
     spec = "mlp:16:relu@kaiming,transformer:8-1-2@torch-default"
     r = CliRunner().invoke(
         app, ["distill", "--out", str(out), "--learners", spec, "--population", "4", "--num-envs", "64",
-              "--max-steps", "4096", "--eval-inits", "1", "--quiet"],
+              "--max-steps", "4096", "--eval-inits", "1", "--quiet", "--no-video"],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     batch = load_folder(out)

@@ -29,7 +29,7 @@ from distillhub_cli.app import app
 
 runner = CliRunner()
 ALICE = "hf_test_alice_token_123"
-TINY = ["--max-steps", "8192", "--eval-inits", "1", "--quiet"]
+TINY = ["--max-steps", "8192", "--eval-inits", "1", "--quiet", "--no-video"]
 
 
 def _cli(*args):
@@ -182,7 +182,7 @@ def test_push_of_non_utf8_card(tmp_path, hub, cartpole_batch):
 def test_second_run_on_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "busy"
     proc = subprocess.Popen(
-        _cli("distill", "--out", str(out), "--max-steps", "100000000", "--no-early-stop", "--quiet", "--eval-inits", "0"),
+        _cli("distill", "--out", str(out), "--max-steps", "100000000", "--no-early-stop", "--quiet", "--eval-inits", "0", "--no-video"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -323,7 +323,7 @@ def test_ctrl_c_during_final_evaluation_writes_the_batch(tmp_path, monkeypatch):
     # the CLI imports evaluate from its module when the final evaluation starts
     monkeypatch.setattr(sys.modules["distillhub.evaluate"], "evaluate", interrupted)
     out = tmp_path / "cc"
-    r = runner.invoke(app, ["distill", "--out", str(out), "--max-steps", "8192", "--quiet"])
+    r = runner.invoke(app, ["distill", "--out", str(out), "--max-steps", "8192", "--quiet", "--no-video"])
     assert r.exit_code == 130
     assert "final evaluation was skipped; the batch is saved" in r.output
     assert load_folder(out).num_samples == 2 and checkpoint_path(out).is_file()
@@ -381,7 +381,7 @@ def test_no_warnings_or_progress_bars_on_stderr(tmp_path, hub):
 
 def test_kill_before_first_periodic_checkpoint_resumes(tmp_path):
     out = tmp_path / "early"
-    common = ["--no-early-stop", "--eval-inits", "0", "--quiet", "--checkpoint-every", "100000"]
+    common = ["--no-early-stop", "--eval-inits", "0", "--quiet", "--checkpoint-every", "100000", "--no-video"]
     proc = subprocess.Popen(_cli("distill", "--out", str(out), "--max-steps", "100000000", *common))
     ckpt = checkpoint_path(out)
     deadline = time.monotonic() + 120

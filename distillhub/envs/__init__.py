@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -23,6 +24,11 @@ from distillhub.envs.gym_vector import GymVectorEnv
 from distillhub.errors import DistillhubError
 
 ND_CARTPOLE_ID = "distillhub/CartPoleND-v0"
+
+# Without a display MuJoCo's default GLFW renderer cannot start; EGL renders off-screen (replays).
+# Read when mujoco is first imported, so it is set here, before any env is made.
+if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
+    os.environ["MUJOCO_GL"] = "egl"
 
 if ND_CARTPOLE_ID not in gym.registry:
     gym.register(
@@ -154,7 +160,12 @@ def check_env_kwargs(env_kwargs) -> dict:
 
 
 def make_env(
-    env_id: str, env_kwargs: dict | None = None, *, training: bool = False, allow_import: bool = False
+    env_id: str,
+    env_kwargs: dict | None = None,
+    *,
+    training: bool = False,
+    allow_import: bool = False,
+    render_mode: str | None = None,
 ) -> gym.Env:
     """Build one gymnasium env with the wrappers its family needs.
 
@@ -164,6 +175,7 @@ def make_env(
         env_kwargs: Extra ``gymnasium.make`` arguments.
         training: Atari only: end episodes on life loss.
         allow_import: Allow a ``module:`` prefix to import its module.
+        render_mode: gymnasium's ``render_mode`` (``rgb_array`` for replays).
 
     Raises:
         DistillhubError: Unknown id, missing dependency, bad kwargs, or a module prefix
@@ -172,6 +184,8 @@ def make_env(
     env_kwargs = check_env_kwargs(env_kwargs or {})
     env_id = import_env_module(env_id, allow_import)
     family = family_of(env_id)
+    if render_mode is not None:
+        env_kwargs["render_mode"] = render_mode
     try:
         if family == "atari":
             return make_atari_env(env_id, env_kwargs, training=training)

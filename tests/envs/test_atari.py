@@ -100,10 +100,16 @@ def test_tiny_distillation_saves_loads_and_evaluates(tmp_path, game, n_actions):
     # pixels: the learner sees obs / 255, recorded in the batch
     assert float(batch.obs_mean.sum()) == 0.0 and float(batch.obs_std.max()) == 255.0
     assert batch.extra["training"]["env_steps"] == 128
+    # the pictures a pixel batch ships: a replay of whole-game frames and the synthetic frames themselves
+    assert (out / "replay.gif").read_bytes()[:6] in (b"GIF89a", b"GIF87a") and (out / "replay.mp4").stat().st_size > 0
+    assert (out / "samples.png").read_bytes()[:4] == b"\x89PNG"
+    card = (out / "README.md").read_text()
+    assert "](replay.gif)" in card and "](samples.png)" in card
     ds = datasets.load_dataset(str(out), split="train")
     rows = ds.with_format("numpy")[:]
     assert rows["observation"].shape == (4, 4, 84, 84) and rows["observation"].dtype == np.float32
     assert np.array_equal(rows["observation"], batch.observations.numpy())
+    assert ds[0]["preview"].size == (4 * 84, 84)  # the Hub viewer shows the frame stack as an image
     policy = load_policy(out, seed=3)
     frame = np.zeros((4, 84, 84), dtype=np.uint8)
     assert 0 <= policy.act(frame) < n_actions
@@ -120,7 +126,7 @@ def test_encoder_layers_publish_a_persistent_encoder(tmp_path):
         app,
         ["distill", "--env", "ALE/Pong-v5", "--env-kwargs", kwargs, "--samples", "4", "--out", str(out),
          "--num-envs", "2", "--population", "2", "--rollout-steps", "8", "--max-steps", "32",
-         "--encoder-layers", "2", "--eval-inits", "0", "--quiet", "--device", "cpu"],
+         "--encoder-layers", "2", "--eval-inits", "0", "--quiet", "--device", "cpu", "--no-video"],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     batch = load_folder(out)

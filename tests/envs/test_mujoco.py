@@ -31,7 +31,7 @@ def test_mujoco_env_distills_saves_loads_and_evaluates(tmp_path, env_id):
         app,
         ["distill", "--env", env_id, "--env-kwargs", json.dumps({"max_episode_steps": 30}), "--samples", "16",
          "--out", str(out), "--num-envs", "2", "--population", "2", "--rollout-steps", "16", "--max-steps", "64",
-         "--eval-inits", "2", "--eval-episodes", "1", "--quiet", "--device", "cpu"],
+         "--eval-inits", "2", "--eval-episodes", "1", "--quiet", "--device", "cpu", "--no-video"],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     info = env_info(env_id)
