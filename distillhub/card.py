@@ -24,12 +24,15 @@ def _architecture_text(spec: str) -> str:
     return f"see `distillhub.build_learner('{spec}', ...)` and the spec grammar in distillhub's learners module"
 
 
-_HEADER_FIELDS = ("format", "env_id", "action_space", "architecture", "init", "learners", "inner_loss", "distillhub_version")
+_HEADER_FIELDS = (
+    "format", "env_id", "action_space", "architecture", "init", "learners", "inner_loss", "inner_step", "distillhub_version",
+)  # fmt: skip
 _JSON_FIELDS = ("eval", "eval_learners", "training")
 
 
 def _block(md: dict[str, str], shapes: dict[str, list[int]], learning_rate: float) -> dict:
     block = {k: md.get(k, "") for k in _HEADER_FIELDS}
+    block["inner_step"] = block["inner_step"] or "sgd"
     if not block["learners"]:
         block["learners"] = f"{md['architecture']}@{md['init']}"
     block["env_kwargs"] = json.loads(md["env_kwargs"]) if isinstance(md.get("env_kwargs"), str) else {}
@@ -115,6 +118,7 @@ def render_card(batch: Batch, repo_id: str | None = None, folder=None) -> str:
         learning_curve="learning_curve.png" in pictures,
         learners_picture="learners.png" in pictures,
         samples_picture="samples.png" in pictures,
+        inner_step=batch.inner_step,
         replay_gif="replay.gif" in pictures,
         replay_mp4="replay.mp4" in pictures,
     )

@@ -97,3 +97,23 @@ def test_missing_folder_and_bad_arch(cartpole_batch):
 def test_help_has_examples():
     r = _run("distill", "--help")
     assert r.exit_code == 0 and "Examples" in r.output
+
+
+def test_default_distill_raises_no_warning_and_json_matches_table(tmp_path):
+    import warnings
+
+    out = tmp_path / "w"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # -W error on the CLI path: any warning fails the run
+        r = _run("distill", "--out", str(out), "--max-steps", "16384", "--eval-inits", "2", "--eval-episodes", "1")
+    assert r.exit_code == 0, r.output
+    table = _run("eval", str(out), "--inits", "3", "--episodes", "1", "--seed", "4")
+    data = _run("eval", str(out), "--inits", "3", "--episodes", "1", "--seed", "4", "--json")
+    assert table.exit_code == 0 and data.exit_code == 0
+    summary = json.loads(data.output)
+    assert len(summary["per_init"]) == 3 and summary["min"] == min(summary["per_init"])
+    for key in ("mean", "std", "min", "max"):
+        assert f"{summary[key]:.1f}" in table.output, key
+    assert f"{summary['normalized_score']:.2f}" in table.output
+    info = json.loads(_run("info", str(out), "--json").output)
+    assert info["num_samples"] == 2 and info["eval"]["inits"] == 2

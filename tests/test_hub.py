@@ -226,7 +226,11 @@ def test_pull_then_push_roundtrip_with_pictures(hub, tmp_path):
     assert r.exit_code == 0, r.output
     pulled = load_folder(tmp_path / "pulled")
     assert torch.equal(pulled.observations, load_folder(out).observations)
-    assert (tmp_path / "pulled" / "learning_curve.png").read_bytes() == png.read_bytes()
+    # every picture and the replay survive push + pull unchanged, and the card embeds them
+    card = (out / "README.md").read_text()
+    for name in ("learning_curve.png", "samples.png", "replay.gif", "replay.mp4"):
+        assert (tmp_path / "pulled" / name).read_bytes() == (out / name).read_bytes(), name
+        assert f"({name})" in card, name
     r = runner.invoke(app, ["pull", "alice/no-such", str(tmp_path / "x")])
     assert r.exit_code == 1 and "not found" in r.output
 

@@ -103,6 +103,7 @@ def test_tiny_distillation_saves_loads_and_evaluates(tmp_path, game, n_actions):
     # the pictures a pixel batch ships: a replay of whole-game frames and the synthetic frames themselves
     assert (out / "replay.gif").read_bytes()[:6] in (b"GIF89a", b"GIF87a") and (out / "replay.mp4").stat().st_size > 0
     assert (out / "samples.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     card = (out / "README.md").read_text()
     assert "](replay.gif)" in card and "](samples.png)" in card
     ds = datasets.load_dataset(str(out), split="train")
