@@ -137,7 +137,7 @@ def plot_samples(batch, path: str | Path) -> Path:
                 ax.set_yticks([])
                 if j == 0:
                     ax.set_ylabel(f"#{i}: {label}", fontsize=7)
-        fig.suptitle(f"{batch.env_id}: {n} synthetic observations (frames left to right)", fontsize=9)
+        fig.suptitle(f"{batch.env_id}: {n} synthetic observations (stacked frames or object channels left to right)", fontsize=9)
     else:
         flat = obs.reshape(n, -1)
         shown = flat

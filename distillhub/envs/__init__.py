@@ -3,6 +3,7 @@
 * ``CartPole-v1`` and ``distillhub/CartPoleND-v0`` roll out in :class:`TorchCartPole`
   (torch-batched) during distillation and in gymnasium for evaluation.
 * ALE ids (``ALE/Pong-v5`` …) get the standard Atari preprocessing (:mod:`.atari`).
+* MinAtar ids (``MinAtar/Breakout-v1`` …) get channels-first ``uint8`` frames (:mod:`.minatar`).
 * Any other gymnasium env with a ``Box`` observation and a ``Discrete`` or 1-D ``Box``
   action space runs through gymnasium's vector API (:class:`GymVectorEnv`).
 """
@@ -21,6 +22,7 @@ import torch
 from distillhub.envs.atari import make_ale_vector_env, make_atari_env, register_ale
 from distillhub.envs.cartpole import CartPoleNDEnv, TorchCartPole
 from distillhub.envs.gym_vector import GymVectorEnv
+from distillhub.envs.minatar import make_minatar_env, register_minatar
 from distillhub.errors import DistillhubError
 
 ND_CARTPOLE_ID = "distillhub/CartPoleND-v0"
@@ -60,7 +62,7 @@ class EnvInfo:
     Attributes:
         env_id: Gymnasium id.
         env_kwargs: Keyword arguments for ``gymnasium.make``.
-        family: ``cartpole``, ``mujoco``, ``atari`` or ``generic``.
+        family: ``cartpole``, ``mujoco``, ``atari``, ``minatar`` or ``generic``.
         obs_shape: Shape of one (preprocessed) observation.
         action_space: ``discrete`` or ``continuous``.
         n_outputs: Logits (discrete) or action dimensions (continuous).
@@ -142,6 +144,9 @@ def family_of(env_id: str) -> str:
     if env_id.startswith("ALE/"):
         register_ale()
         return "atari"
+    if env_id.startswith("MinAtar/"):
+        register_minatar()
+        return "minatar"
     spec = gym.registry.get(env_id)
     entry = str(getattr(spec, "entry_point", "")) if spec else ""
     if "mujoco" in entry:
@@ -189,6 +194,8 @@ def make_env(
     try:
         if family == "atari":
             return make_atari_env(env_id, env_kwargs, training=training)
+        if family == "minatar":
+            return make_minatar_env(env_id, env_kwargs)
         return gym.make(env_id, **env_kwargs)
     except gym.error.DependencyNotInstalled as e:
         raise DistillhubError(f"{env_id} needs a missing dependency: {str(e).splitlines()[0]}") from None
