@@ -89,8 +89,10 @@ def distill(
     num_envs: Annotated[int | None, typer.Option(help="Parallel envs (a multiple of population).")] = None,
     rollout_steps: Annotated[int | None, typer.Option(help="Env steps per env per meta-iteration.")] = None,
     vectorization: Annotated[
-        str | None, typer.Option(help="sync or async gymnasium vector envs; ale: ale-py's native one (Atari).")
+        str | None,
+        typer.Option(help="sync or async gymnasium vector envs; envpool (default for MuJoCo/classic control when installed); ale: ale-py's native one (Atari)."),
     ] = None,
+    env_threads: Annotated[int | None, typer.Option(help="envpool worker threads (default: one per core).")] = None,
     encoder_layers: Annotated[
         int | None, typer.Option(help="Atari: conv layers kept as a persistent learned encoder.")
     ] = None,
@@ -112,14 +114,14 @@ def distill(
     """Distil an environment into a batch with meta-PPO and write it to a folder."""
     run_guarded(
         _distill, env, samples, out, env_kwargs, learners, arch, init, inner_step, seed, device, max_steps, time_limit, target_return,
-        early_stop, population, num_envs, rollout_steps, vectorization, encoder_layers, eval_inits, eval_episodes,
+        early_stop, population, num_envs, rollout_steps, (vectorization, env_threads), encoder_layers, eval_inits, eval_episodes,
         checkpoint_every, resume, overwrite, push_to, private, token, quiet, video,
     )  # fmt: skip
 
 
 def _distill(
     env, samples, out, env_kwargs, learners, arch, init, inner_step, seed, device, max_steps, time_limit, target_return, early_stop,
-    population, num_envs, rollout_steps, vectorization, encoder_layers, eval_inits, eval_episodes,
+    population, num_envs, rollout_steps, vectorization_threads, encoder_layers, eval_inits, eval_episodes,
     checkpoint_every, resume, overwrite, push_to, private, token, quiet, video=False,
 ):  # fmt: skip
     from distillhub.batch import SAFETENSORS_FILE
@@ -143,7 +145,8 @@ def _distill(
     overrides = dict(
         samples=samples, learners=learners, arch=arch, inner_step=inner_step, init=init, seed=seed, device=device, max_steps=max_steps,
         time_limit=time_limit, target_return=target_return, early_stop=early_stop, population=population,
-        num_envs=num_envs, rollout_steps=rollout_steps, vectorization=vectorization, encoder_layers=encoder_layers,
+        num_envs=num_envs, rollout_steps=rollout_steps, vectorization=vectorization_threads[0],
+        env_threads=vectorization_threads[1], encoder_layers=encoder_layers,
         checkpoint_every=checkpoint_every,
     )  # fmt: skip
     if resume:

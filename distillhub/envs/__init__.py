@@ -21,6 +21,7 @@ import torch
 
 from distillhub.envs.atari import make_ale_vector_env, make_atari_env, register_ale
 from distillhub.envs.cartpole import CartPoleNDEnv, TorchCartPole
+from distillhub.envs.envpool_vector import EnvPoolVectorEnv, envpool_available
 from distillhub.envs.gym_vector import GymVectorEnv
 from distillhub.envs.minatar import make_minatar_env, register_minatar
 from distillhub.errors import DistillhubError
@@ -45,6 +46,7 @@ __all__ = [
     "ND_CARTPOLE_ID",
     "CartPoleNDEnv",
     "EnvInfo",
+    "EnvPoolVectorEnv",
     "GymVectorEnv",
     "TorchCartPole",
     "env_info",
@@ -308,14 +310,23 @@ def make_vector_env(
     seed: int = 0,
     vectorization: str = "sync",
     training: bool = True,
-) -> TorchCartPole | GymVectorEnv:
+    env_threads: int | None = None,
+) -> TorchCartPole | GymVectorEnv | EnvPoolVectorEnv:
     """The fastest vectorised implementation available for ``info.env_id``.
 
-    ``vectorization``: ``sync`` or ``async`` (gymnasium), or ``ale`` (ale-py's native
-    vector env, Atari only). ``training``: Atari's life-loss episodes and clipped rewards.
+    ``vectorization``: ``sync`` or ``async`` (gymnasium), ``ale`` (ale-py's native vector env,
+    Atari only) or ``envpool`` (MuJoCo and classic control ids envpool knows). ``training``:
+    Atari's life-loss episodes and clipped rewards. ``env_threads``: envpool's worker threads.
     """
     if vectorization == "ale" and info.family != "atari":
         raise DistillhubError(f"vectorization 'ale' is for ALE/... ids only, not {info.env_id}; use sync or async")
+    if vectorization == "envpool":
+        if info.family in ("atari", "minatar") or not envpool_available(info.env_id):
+            raise DistillhubError(
+                f"envpool does not run {info.env_id} here (pip install envpool; MuJoCo and classic-control ids only); "
+                "use --vectorization sync"
+            )
+        return EnvPoolVectorEnv(info.env_id, info.env_kwargs, num_envs, device=device, seed=seed, num_threads=env_threads)
     if info.family == "cartpole":
         n_dims = 1 if split_env_id(info.env_id)[1] == "CartPole-v1" else int(info.env_kwargs.get("n_dims", 2))
         return TorchCartPole(num_envs, n_dims=n_dims, device=device, seed=seed)

@@ -46,6 +46,7 @@ class GymVectorEnv:
         self.single_observation_space = self.envs.single_observation_space
         self.single_action_space = self.envs.single_action_space
         self._returns = np.zeros(num_envs)
+        self.final_obs: torch.Tensor | None = None
         space = self.single_action_space
         self._low = getattr(space, "low", None)
         self._high = getattr(space, "high", None)
@@ -62,7 +63,16 @@ class GymVectorEnv:
         a = actions.detach().cpu().numpy()
         if self._low is not None:
             a = np.clip(a, self._low, self._high)
-        obs, reward, terminated, truncated, _ = self.envs.step(a)
+        obs, reward, terminated, truncated, info = self.envs.step(a)
+        # where an episode was cut by its time limit, the observation it ended in (autoreset has
+        # already replaced it) so the distiller can bootstrap the cut episode's value
+        self.final_obs = None
+        cut = truncated & ~terminated
+        if cut.any() and "final_obs" in info:
+            final = np.array(obs, copy=True)
+            for i in np.flatnonzero(cut & info.get("_final_obs", cut)):
+                final[i] = info["final_obs"][i]
+            self.final_obs = self._tensor(final)
         self._returns += reward
         done = terminated | truncated
         finished = torch.as_tensor(self._returns[done].copy(), dtype=torch.float32)

@@ -1,0 +1,59 @@
+"""Generic-path speed: distillation env steps/s vs the raw gymnasium vector env's step rate, same envs.
+
+Raw rate: the same `num_envs` in a gymnasium SyncVectorEnv (same-step autoreset), uniform random actions, no
+learner. Distillation rate, two ways, with the env family's defaults over `--iterations` meta-iterations:
+"whole run" = env steps / wall time of `distill()` (setup, first-call warm-up, held-out evaluations included);
+"steady" = env steps / training time from the end of the first meta-iteration on (rollouts, meta-gradients and
+held-out evaluations included). Measured in one process, one after the other.
+
+    cd benchmarks && PYTHONPATH=.. python generic.py Pendulum-v1 Acrobot-v1 MountainCarContinuous-v0
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import gymnasium as gym
+import torch
+
+from distillhub.distill import default_config, distill
+
+
+def raw_rate(env_id: str, num_envs: int, steps: int) -> float:
+    envs = gym.vector.SyncVectorEnv([lambda: gym.make(env_id)] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    envs.reset(seed=0)
+    envs.action_space.seed(0)
+    actions = [envs.action_space.sample() for _ in range(64)]
+    start = time.monotonic()
+    for t in range(steps):
+        envs.step(actions[t % 64])
+    rate = steps * num_envs / (time.monotonic() - start)
+    envs.close()
+    return rate
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("envs", nargs="+")
+    p.add_argument("--iterations", type=int, default=20)
+    a = p.parse_args()
+    torch.set_num_threads(2)
+    print("| env | envs | raw vector env steps/s | distillation, whole run | ratio | distillation, steady | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for env_id in a.envs:
+        cfg = default_config(env_id)
+        raw = raw_rate(env_id, cfg.num_envs, 2000)
+        budget = cfg.num_envs * cfg.rollout_steps * a.iterations
+        marks = []
+        start = time.monotonic()
+        batch = distill(default_config(env_id, max_steps=budget, early_stop=False), callback=marks.append)
+        whole = batch.extra["training"]["env_steps"] / (time.monotonic() - start)
+        first, last = marks[0], marks[-1]
+        steady = (last.global_step - first.global_step) / (last.elapsed - first.elapsed)
+        print(f"| {env_id} | {cfg.num_envs} | {raw:,.0f} | {whole:,.0f} | {whole / raw:.2f} | {steady:,.0f} | "
+              f"{steady / raw:.2f} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
