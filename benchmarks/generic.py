@@ -37,21 +37,22 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("envs", nargs="+")
     p.add_argument("--iterations", type=int, default=20)
+    p.add_argument("--vectorization", default=None, help="sync, async or envpool (default: the config's)")
     a = p.parse_args()
     torch.set_num_threads(2)
-    print("| env | envs | raw vector env steps/s | distillation, whole run | ratio | distillation, steady | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print("| env | envs | backend | raw gymnasium vector env steps/s | distillation, whole run | ratio | distillation, steady | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
     for env_id in a.envs:
-        cfg = default_config(env_id)
+        cfg = default_config(env_id, vectorization=a.vectorization)
         raw = raw_rate(env_id, cfg.num_envs, 2000)
-        budget = cfg.num_envs * cfg.rollout_steps * a.iterations
+        cfg.max_steps, cfg.early_stop = cfg.num_envs * cfg.rollout_steps * a.iterations, False
         marks = []
         start = time.monotonic()
-        batch = distill(default_config(env_id, max_steps=budget, early_stop=False), callback=marks.append)
+        batch = distill(cfg, callback=marks.append)
         whole = batch.extra["training"]["env_steps"] / (time.monotonic() - start)
         first, last = marks[0], marks[-1]
         steady = (last.global_step - first.global_step) / (last.elapsed - first.elapsed)
-        print(f"| {env_id} | {cfg.num_envs} | {raw:,.0f} | {whole:,.0f} | {whole / raw:.2f} | {steady:,.0f} | "
+        print(f"| {env_id} | {cfg.num_envs} | {cfg.vectorization} | {raw:,.0f} | {whole:,.0f} | {whole / raw:.2f} | {steady:,.0f} | "
               f"{steady / raw:.2f} |", flush=True)  # fmt: skip
 
 

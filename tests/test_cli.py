@@ -117,3 +117,25 @@ def test_default_distill_raises_no_warning_and_json_matches_table(tmp_path):
     assert f"{summary['normalized_score']:.2f}" in table.output
     info = json.loads(_run("info", str(out), "--json").output)
     assert info["num_samples"] == 2 and info["eval"]["inits"] == 2
+
+
+def test_logs_without_a_terminal_print_every_held_out_evaluation(tmp_path):
+    # CliRunner is not a terminal: the plain log is used; eval_every is 10 meta-iterations for CartPole
+    r = _run("distill", "--out", str(tmp_path / "log"), "--max-steps", str(512 * 32 * 10), "--no-early-stop",
+             "--eval-inits", "1", "--no-video")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    evals = [line for line in r.output.splitlines() if "eval min/mean" in line]
+    assert [line.split()[1] for line in evals] == ["10"], r.output
+
+
+def test_batch_for_an_env_version_gymnasium_lacks(tmp_path):
+    import torch
+
+    from distillhub.batch import Batch, save_folder
+
+    folder = tmp_path / "v9"
+    save_folder(Batch(observations=torch.zeros(2, 4), targets=torch.zeros(2, 2), learning_rate=0.1,
+                      env_id="CartPole-v9"), folder)  # fmt: skip
+    r = _run("eval", str(folder), "--inits", "1", "--episodes", "1")
+    assert r.exit_code == 1 and r.output.startswith("Error: unknown env id 'CartPole-v9'"), r.output
+    assert len(r.output.strip().splitlines()) == 1

@@ -64,12 +64,13 @@ class EnvPoolVectorEnv:
                 self.envs = envpool.make_gymnasium(
                     env_id, num_envs=num_envs, num_threads=num_threads or default_threads(), seed=seed, **env_kwargs
                 )
+                # envpool builds these on every access
+                self.single_observation_space = self.envs.observation_space
+                self.single_action_space = self.envs.action_space
         except (TypeError, ValueError, RuntimeError) as e:
             raise DistillhubError(f"envpool cannot make {env_id} with {env_kwargs}: {e}") from None
         self.num_envs = num_envs
         self.device = torch.device(device)
-        self.single_observation_space = self.envs.observation_space
-        self.single_action_space = self.envs.action_space
         self._ids = np.arange(num_envs)
         self._returns = np.zeros(num_envs)
         self._low = getattr(self.single_action_space, "low", None)

@@ -1,6 +1,7 @@
 """envpool backend: same physics as gymnasium's env, same-step autoreset, and a distillation on it."""
 
 import math
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -81,6 +82,8 @@ def test_mujoco_defaults_to_envpool_and_distills(tmp_path):
     assert default_config("Hopper-v5", {"max_episode_steps": 30}).vectorization == "sync"  # kwargs: gymnasium
     info = env_info("Hopper-v5")
     assert isinstance(make_vector_env(info, 2, vectorization="envpool"), EnvPoolVectorEnv)
-    batch = distill(default_config("Hopper-v5", samples=8, num_envs=4, population=2, rollout_steps=16,
-                                   num_minibatches=2, max_steps=128, eval_inits=2))  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # envpool's float64 spaces must not leak gymnasium warnings
+        batch = distill(default_config("Hopper-v5", samples=8, num_envs=4, population=2, rollout_steps=16,
+                                       num_minibatches=2, max_steps=128, eval_inits=2))  # fmt: skip
     assert batch.extra["training"]["env_steps"] == 128 and batch.observations.shape == (8, 11)
