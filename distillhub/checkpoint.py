@@ -60,6 +60,76 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, meta
 
 
+def run_state(d) -> tuple[dict[str, torch.Tensor], dict]:
+    """Everything a :class:`~distillhub.distill.Distiller` needs to continue bit for bit: tensors and JSON.
+
+    The batch and its optimiser, the critic and its optimiser, both generators, the running
+    normalisation statistics, the torch envs' state, and the held-out selection.
+    """
+    tensors = {f"snap.{k}": v for k, v in d._snapshot().items()}
+    tensors.update({f"critic.{k}": v for k, v in d.critic.state_dict().items()})
+    meta_t, meta_j = optimizer_to_flat(d.meta_opt, "meta_opt")
+    crit_t, crit_j = optimizer_to_flat(d.critic_opt, "critic_opt")
+    tensors.update(meta_t)
+    tensors.update(crit_t)
+    tensors["rng.gen"] = d.gen.get_state()
+    tensors["rng.init_gen"] = d.init_gen.get_state()
+    if d.obs_rms is not None:
+        tensors.update(d.obs_rms.state_dict("obs_rms"))
+    if d.reward_scaler is not None:
+        tensors.update(d.reward_scaler.rms.state_dict("rew_rms"))
+        tensors["rew_ret"] = d.reward_scaler.ret
+    if hasattr(d.env, "state_dict"):
+        tensors.update({f"env.{k}": v for k, v in d.env.state_dict().items()})
+        tensors["env.obs"] = d._obs
+    sel_t, sel_j = d.selection.state()
+    tensors.update(sel_t)
+    meta = {
+        "config": d.cfg.to_json(),
+        "iteration": d.iteration,
+        "global_step": d.global_step,
+        "elapsed": d.elapsed,
+        **sel_j,
+        "meta_opt": meta_j,
+        "critic_opt": crit_j,
+    }
+    return tensors, meta
+
+
+def restore_run_state(d, t: dict[str, torch.Tensor], meta: dict) -> None:
+    """Inverse of :func:`run_state` on a freshly built distiller of the same config.
+
+    Raises:
+        KeyError, RuntimeError, ValueError: The checkpoint does not fit (the caller words the error).
+    """
+    dev = d.device
+    with torch.no_grad():
+        d.x.copy_(t["snap.x"])
+        d.y.copy_(t["snap.y"])
+        d.log_lr.copy_(t["snap.log_lr"])
+        if d.log_std is not None:
+            d.log_std.copy_(t["snap.log_std"])
+        for k, p in d.encoder.items():
+            p.copy_(t[f"snap.encoder.{k}"])
+    d.critic.load_state_dict({k[len("critic.") :]: v for k, v in t.items() if k.startswith("critic.")})
+    optimizer_from_flat(d.meta_opt, t, meta["meta_opt"], "meta_opt")
+    optimizer_from_flat(d.critic_opt, t, meta["critic_opt"], "critic_opt")
+    d.gen.set_state(t["rng.gen"])
+    d.init_gen.set_state(t["rng.init_gen"])
+    if d.obs_rms is not None:
+        d.obs_rms.load_state_dict(t, "obs_rms")
+    if d.reward_scaler is not None:
+        d.reward_scaler.rms.load_state_dict(t, "rew_rms")
+        d.reward_scaler.ret = t["rew_ret"].to(dev)
+    if hasattr(d.env, "load_state_dict"):
+        d.env.load_state_dict({k[len("env.") :]: v for k, v in t.items() if k.startswith("env.") and k != "env.obs"})
+        d._obs = t["env.obs"].to(dev)
+    d.iteration = meta["iteration"]
+    d.global_step = meta["global_step"]
+    d.elapsed = meta["elapsed"]
+    d.selection.load(t, meta, dev)
+
+
 class RunLock:
     """An exclusive lock on an output folder while a run owns it (``DIR/.distillhub/lock``).
 

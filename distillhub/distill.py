@@ -26,13 +26,7 @@ import torch
 from torch import nn
 
 from distillhub.batch import MAX_ELEMENTS, MAX_SAMPLES, Batch, check_step_rule, normalize
-from distillhub.checkpoint import (
-    checkpoint_path,
-    load_checkpoint,
-    optimizer_from_flat,
-    optimizer_to_flat,
-    save_checkpoint,
-)
+from distillhub.checkpoint import checkpoint_path, load_checkpoint, restore_run_state, run_state, save_checkpoint
 from distillhub.envs import EnvInfo, env_info, make_vector_env, versions
 from distillhub.errors import DistillhubError
 from distillhub.learners import DEFAULT_CNN, DEFAULT_INIT, DEFAULT_MLP, build_learner, check_init, reinit_
@@ -46,6 +40,7 @@ from distillhub.rl import (
     ppo_clip_loss,
     sample_actions,
 )
+from distillhub.selection import Selection
 
 
 @dataclass
@@ -348,13 +343,11 @@ class Distiller:
         self.iteration = 0
         self.global_step = 0
         self.elapsed = 0.0
-        self.eval_history: list[dict] = []
-        self.best: dict | None = None  # snapshot of the best batch by (worst init, mean)
-        self._streak = 0
+        self.target = cfg.target_return if cfg.target_return is not None else self.info.reward_threshold
+        self.selection = Selection(self.target, cfg.patience)  # the best batch by (worst init, mean)
         self.recent_returns: list[float] = []
         if resume:
             self._load()
-        self.target = cfg.target_return if cfg.target_return is not None else self.info.reward_threshold
 
     # ------------------------------------------------------------------ helpers
 
@@ -479,44 +472,15 @@ class Distiller:
 
     def best_batch(self) -> Batch:
         """The best batch seen by the periodic evaluation (the current one if none)."""
-        return self._batch_from(self.best["snapshot"]) if self.best else self.current_batch()
+        best = self.selection.best
+        return self._batch_from(best["snapshot"]) if best else self.current_batch()
 
     # ------------------------------------------------------------------ checkpoints
 
     def save(self) -> None:
         """Write a checkpoint that :meth:`__init__` with ``resume=True`` continues bit for bit."""
-        if self.out_dir is None:
-            return
-        tensors = {f"snap.{k}": v for k, v in self._snapshot().items()}
-        tensors.update({f"critic.{k}": v for k, v in self.critic.state_dict().items()})
-        meta_t, meta_j = optimizer_to_flat(self.meta_opt, "meta_opt")
-        crit_t, crit_j = optimizer_to_flat(self.critic_opt, "critic_opt")
-        tensors.update(meta_t)
-        tensors.update(crit_t)
-        tensors["rng.gen"] = self.gen.get_state()
-        tensors["rng.init_gen"] = self.init_gen.get_state()
-        if self.obs_rms is not None:
-            tensors.update(self.obs_rms.state_dict("obs_rms"))
-        if self.reward_scaler is not None:
-            tensors.update(self.reward_scaler.rms.state_dict("rew_rms"))
-            tensors["rew_ret"] = self.reward_scaler.ret
-        if hasattr(self.env, "state_dict"):
-            tensors.update({f"env.{k}": v for k, v in self.env.state_dict().items()})
-            tensors["env.obs"] = self._obs
-        if self.best:
-            tensors.update({f"best.{k}": v for k, v in self.best["snapshot"].items()})
-        meta = {
-            "config": self.cfg.to_json(),
-            "iteration": self.iteration,
-            "global_step": self.global_step,
-            "elapsed": self.elapsed,
-            "eval_history": self.eval_history,
-            "best": {k: v for k, v in self.best.items() if k != "snapshot"} if self.best else None,
-            "streak": self._streak,
-            "meta_opt": meta_j,
-            "critic_opt": crit_j,
-        }
-        save_checkpoint(checkpoint_path(self.out_dir), tensors, meta)
+        if self.out_dir is not None:
+            save_checkpoint(checkpoint_path(self.out_dir), *run_state(self))
 
     def _load(self) -> None:
         path = checkpoint_path(self.out_dir)
@@ -524,46 +488,12 @@ class Distiller:
             raise DistillhubError(f"no checkpoint at {path}; run without --resume to start a new distillation")
         t, meta = load_checkpoint(path)
         try:
-            self._restore(t, meta)
+            restore_run_state(self, t, meta)
         except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as e:
             raise DistillhubError(
                 f"checkpoint {path} does not fit this run ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
                 "start over with --overwrite"
             ) from None
-
-    def _restore(self, t: dict[str, torch.Tensor], meta: dict) -> None:
-        dev = self.device
-        with torch.no_grad():
-            self.x.copy_(t["snap.x"])
-            self.y.copy_(t["snap.y"])
-            self.log_lr.copy_(t["snap.log_lr"])
-            if self.log_std is not None:
-                self.log_std.copy_(t["snap.log_std"])
-            for k, p in self.encoder.items():
-                p.copy_(t[f"snap.encoder.{k}"])
-        self.critic.load_state_dict({k[len("critic.") :]: v for k, v in t.items() if k.startswith("critic.")})
-        optimizer_from_flat(self.meta_opt, t, meta["meta_opt"], "meta_opt")
-        optimizer_from_flat(self.critic_opt, t, meta["critic_opt"], "critic_opt")
-        self.gen.set_state(t["rng.gen"])
-        self.init_gen.set_state(t["rng.init_gen"])
-        if self.obs_rms is not None:
-            self.obs_rms.load_state_dict(t, "obs_rms")
-        if self.reward_scaler is not None:
-            self.reward_scaler.rms.load_state_dict(t, "rew_rms")
-            self.reward_scaler.ret = t["rew_ret"].to(dev)
-        if hasattr(self.env, "load_state_dict"):
-            self.env.load_state_dict(
-                {k[len("env.") :]: v for k, v in t.items() if k.startswith("env.") and k != "env.obs"}
-            )
-            self._obs = t["env.obs"].to(dev)
-        self.iteration = meta["iteration"]
-        self.global_step = meta["global_step"]
-        self.elapsed = meta["elapsed"]
-        self.eval_history = meta["eval_history"]
-        self._streak = meta["streak"]
-        if meta["best"]:
-            snap = {k[len("best.") :]: v.to(dev) for k, v in t.items() if k.startswith("best.")}
-            self.best = {**meta["best"], "snapshot": snap}
         self.resumed_from = self.global_step
 
     # ------------------------------------------------------------------ the loop
@@ -574,21 +504,12 @@ class Distiller:
             return "max-steps"
         if cfg.time_limit is not None and self.elapsed >= cfg.time_limit:
             return "time-limit"
-        if cfg.early_stop and self.target is not None and self._streak >= cfg.patience:
+        if cfg.early_stop and self.selection.reached():
             return "target-reached"
         return None
 
     def _record_eval(self) -> tuple[float, float]:
-        per_init = self.quick_eval()
-        worst, mean = float(per_init.min()), float(per_init.mean())
-        self.eval_history.append({"step": self.global_step, "min": worst, "mean": mean})
-        if self.best is None or (worst, mean) >= (self.best["min"], self.best["mean"]):
-            self.best = {"min": worst, "mean": mean, "step": self.global_step, "snapshot": self._snapshot()}
-        if self.target is not None and worst >= self.target:
-            self._streak += 1
-        else:
-            self._streak = 0
-        return worst, mean
+        return self.selection.record(self.global_step, self.quick_eval(), self._snapshot)
 
     def run(self, callback=None) -> Batch:
         """Train until the budget is spent or the target is reached.
@@ -712,7 +633,8 @@ class Distiller:
                             value_loss=v_loss.item(),
                         )
                     )
-            if not self.eval_history or self.eval_history[-1]["step"] != self.global_step:
+            history = self.selection.history
+            if not history or history[-1]["step"] != self.global_step:
                 self._record_eval()
         except KeyboardInterrupt:
             self.save()
@@ -723,7 +645,7 @@ class Distiller:
 
     def training_summary(self) -> dict:
         """What the card records about how the batch was made."""
-        cfg = self.cfg
+        cfg, best = self.cfg, self.selection.best
         return {
             "env_steps": self.global_step,
             "meta_iterations": self.iteration,
@@ -733,16 +655,17 @@ class Distiller:
             "population": cfg.population,
             "num_envs": cfg.num_envs,
             "device": str(self.device),
-            "selected_at_step": self.best["step"] if self.best else self.global_step,
-            "held_out_eval_min": self.best["min"] if self.best else None,
-            "held_out_eval_mean": self.best["mean"] if self.best else None,
+            "selected_at_step": best["step"] if best else self.global_step,
+            "held_out_eval_min": best["min"] if best else None,
+            "held_out_eval_mean": best["mean"] if best else None,
             "stop_reason": getattr(self, "stop_reason", None),
             # provenance: the exact env (gymnasium's EnvSpec JSON) and the package versions
             "env_spec": json.loads(self.info.spec_json) if self.info.spec_json else None,
             "versions": versions(cfg.env_id),
             # held-out worst/mean return vs env steps (the learning curve)
             "eval_history": [
-                {"step": h["step"], "min": round(h["min"], 3), "mean": round(h["mean"], 3)} for h in self.eval_history
+                {"step": h["step"], "min": round(h["min"], 3), "mean": round(h["mean"], 3)}
+                for h in self.selection.history
             ],
         }
 

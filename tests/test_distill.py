@@ -114,6 +114,6 @@ def test_distiller_checkpoint_roundtrip_keeps_state(tmp_path):
     r = Distiller(cfg, tmp_path, resume=True)
     assert r.global_step == d.global_step and r.iteration == d.iteration
     assert torch.equal(r.x, d.x) and torch.equal(r.log_lr, d.log_lr)
-    assert r.eval_history == d.eval_history
+    assert r.selection.history == d.selection.history and r.selection.best["step"] == d.selection.best["step"]
     for (k, v), (k2, v2) in zip(r.critic.state_dict().items(), d.critic.state_dict().items(), strict=True):
         assert k == k2 and torch.equal(v, v2)
