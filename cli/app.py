@@ -127,6 +127,7 @@ def _distill(
     from distillhub.batch import SAFETENSORS_FILE
     from distillhub.checkpoint import CHECKPOINT_DIR, RunLock, checkpoint_path, load_checkpoint
     from distillhub.distill import DistillConfig, default_config, validate_config
+    from distillhub.distributed import requested_rank
     from distillhub.envs import env_info, parse_env_kwargs
     from distillhub.errors import DistillhubError
     from distillhub.population import check_learners, parse_learners
@@ -179,12 +180,27 @@ def _distill(
     # a bad env or learner fails before the folder is touched
     info = env_info(cfg.env_id, cfg.env_kwargs, allow_import=True)
     check_learners(parse_learners(cfg.learners, len(info.obs_shape) > 1, cfg.arch, cfg.init), info.obs_shape, info.n_outputs)
+    if requested_rank() != 0:
+        # torchrun: rank 0 owns the folder (lock, checkpoints, the batch, the push); the others only train
+        _distill_worker(cfg, out, resume)
+        return
     # a second run on the same --out is refused while this one owns it
     with RunLock(out):
         if overwrite and not resume:
             for path in (out / CHECKPOINT_DIR).glob("checkpoint*"):
                 path.unlink()
         _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token, video)
+
+
+def _distill_worker(cfg, out, resume) -> None:
+    """A data-parallel rank other than 0: train in step with the others, write nothing."""
+    from distillhub.distill import Distiller
+
+    distiller = Distiller(cfg, out, resume=resume)
+    try:
+        distiller.run(None)
+    finally:
+        distiller.close()
 
 
 def _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token, video):

@@ -114,14 +114,18 @@ def restore_run_state(d, t: dict[str, torch.Tensor], meta: dict) -> None:
     d.critic.load_state_dict({k[len("critic.") :]: v for k, v in t.items() if k.startswith("critic.")})
     optimizer_from_flat(d.meta_opt, t, meta["meta_opt"], "meta_opt")
     optimizer_from_flat(d.critic_opt, t, meta["critic_opt"], "critic_opt")
-    d.gen.set_state(t["rng.gen"])
-    d.init_gen.set_state(t["rng.init_gen"])
+    d.init_gen.set_state(t["rng.init_gen"])  # the population draw: the same on every rank
+    if d.ranks.is_main:
+        d.gen.set_state(t["rng.gen"])
+    else:  # the checkpoint holds rank 0's action stream and envs: other ranks start fresh ones
+        d.gen.manual_seed(d.cfg.seed + 7919 * d.ranks.rank + meta["iteration"])
     if d.obs_rms is not None:
         d.obs_rms.load_state_dict(t, "obs_rms")
     if d.reward_scaler is not None:
         d.reward_scaler.rms.load_state_dict(t, "rew_rms")
-        d.reward_scaler.ret = t["rew_ret"].to(dev)
-    if hasattr(d.env, "load_state_dict"):
+        if d.ranks.is_main:  # per-env discounted returns of rank 0's envs
+            d.reward_scaler.ret = t["rew_ret"].to(dev)
+    if hasattr(d.env, "load_state_dict") and d.ranks.is_main:
         d.env.load_state_dict({k[len("env.") :]: v for k, v in t.items() if k.startswith("env.") and k != "env.obs"})
         d._obs = t["env.obs"].to(dev)
     d.iteration = meta["iteration"]

@@ -27,6 +27,7 @@ from torch import nn
 
 from distillhub.batch import MAX_ELEMENTS, MAX_SAMPLES, Batch, check_step_rule, normalize
 from distillhub.checkpoint import checkpoint_path, load_checkpoint, restore_run_state, run_state, save_checkpoint
+from distillhub.distributed import Ranks, from_env, local_device, normalize_advantages
 from distillhub.envs import EnvInfo, env_info, make_vector_env, versions
 from distillhub.errors import DistillhubError
 from distillhub.learners import DEFAULT_CNN, DEFAULT_INIT, DEFAULT_MLP, build_learner, check_init, reinit_
@@ -278,14 +279,27 @@ class Distiller:
         resume: Continue from the checkpoint in ``out_dir``.
     """
 
-    def __init__(self, config: DistillConfig, out_dir: str | Path | None = None, resume: bool = False):
+    def __init__(
+        self, config: DistillConfig, out_dir: str | Path | None = None, resume: bool = False, ranks: Ranks | None = None
+    ):
         validate_config(config)
         self.cfg = cfg = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.device = resolve_device(cfg.device)
+        self.device = local_device(resolve_device(cfg.device))
+        # data-parallel (torchrun): this rank's share of the population and the envs
+        self.ranks = ranks or from_env(self.device)
+        K, r = self.ranks.world, self.ranks.rank
+        if cfg.population % K or cfg.num_envs % K or (cfg.num_envs // K) % (cfg.population // K or 1):
+            raise DistillhubError(
+                f"with {K} ranks, population ({cfg.population}) and num_envs ({cfg.num_envs}) must split evenly; "
+                f"use multiples of {K}"
+            )
+        self.local_population, self.local_envs = cfg.population // K, cfg.num_envs // K
         self.info: EnvInfo = env_info(cfg.env_id, cfg.env_kwargs, allow_import=True)  # the user named it
         self.continuous = self.info.action_space == "continuous"
-        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 7919 * r)  # actions: per rank
+        # minibatch order: the same on every rank (one process uses self.gen, as before)
+        self.perm_gen = self.gen if K == 1 else torch.Generator(device=self.device).manual_seed(cfg.seed + 5)
         self.init_gen = torch.Generator().manual_seed(cfg.seed + 1)  # CPU: inits are drawn on CPU
 
         obs_shape, n_out = self.info.obs_shape, self.info.n_outputs
@@ -334,10 +348,12 @@ class Distiller:
             scale = torch.full((1,), self.info.obs_scale, device=self.device)
             self._pixel_stats = (torch.zeros(1, device=self.device), scale)
         self.env = make_vector_env(
-            self.info, cfg.num_envs, device=self.device, seed=cfg.seed, vectorization=cfg.vectorization,
+            self.info, self.local_envs, device=self.device, seed=cfg.seed + 7919 * r, vectorization=cfg.vectorization,
             env_threads=cfg.env_threads,
         )  # fmt: skip
-        self.reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma, self.device) if cfg.reward_norm else None
+        self.reward_scaler = (
+            RewardScaler(self.local_envs, cfg.gamma, self.device, self.ranks) if cfg.reward_norm else None
+        )
         self._eval_env = None
 
         self.iteration = 0
@@ -479,7 +495,7 @@ class Distiller:
 
     def save(self) -> None:
         """Write a checkpoint that :meth:`__init__` with ``resume=True`` continues bit for bit."""
-        if self.out_dir is not None:
+        if self.out_dir is not None and self.ranks.is_main:
             save_checkpoint(checkpoint_path(self.out_dir), *run_state(self))
 
     def _load(self) -> None:
@@ -508,6 +524,35 @@ class Distiller:
             return "target-reached"
         return None
 
+    def _backward_minibatch(
+        self,
+        theta0: Draw,
+        obs: torch.Tensor,
+        actions: torch.Tensor,
+        old_logp: torch.Tensor,
+        advantages: torch.Tensor,
+        returns: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """PPO's clipped surrogate through the one step plus the critic's loss, back-propagated, with the
+        gradients averaged across data-parallel ranks. Inputs are [P, B, ...] per init.
+
+        Returns:
+            (policy loss, value loss)
+        """
+        cfg = self.cfg
+        theta1 = self._step_population(theta0)
+        obs = self._prep_obs(obs)
+        new_logp, entropy = log_prob_entropy(self._forward_population(theta1, obs), self.log_std, actions)
+        pg_loss, _ = ppo_clip_loss(new_logp, old_logp, normalize_advantages(advantages, self.ranks), cfg.clip_coef)
+        value = self.critic(obs.reshape(-1, *self.info.obs_shape)).squeeze(-1)
+        v_loss = 0.5 * (value - returns.reshape(-1)).pow(2).mean()
+        # batch and critic share no parameters: one backward serves both
+        self.meta_opt.zero_grad(set_to_none=True)
+        self.critic_opt.zero_grad(set_to_none=True)
+        (pg_loss - cfg.ent_coef * entropy.mean() + v_loss).backward()
+        self.ranks.mean_grads([*self.meta_params, *self.critic.parameters()])
+        return pg_loss, v_loss
+
     def _record_eval(self) -> tuple[float, float]:
         return self.selection.record(self.global_step, self.quick_eval(), self._snapshot)
 
@@ -524,8 +569,10 @@ class Distiller:
             KeyboardInterrupt: After writing a checkpoint, so ``--resume`` can continue.
         """
         cfg, info, device = self.cfg, self.info, self.device
-        P, E, T = cfg.population, cfg.num_envs, cfg.rollout_steps
+        # this rank's share (everything, in a single-process run)
+        P, E, T = self.local_population, self.local_envs, cfg.rollout_steps
         Ep = E // P
+        first = self.ranks.rank * P
         shape = info.obs_shape
         if not hasattr(self, "_obs"):
             self._obs = self.env.reset()
@@ -541,7 +588,9 @@ class Distiller:
             while self._done() is None:
                 t0 = time.monotonic()
                 self.iteration += 1
-                theta0 = self.population.draw(P, self.init_gen)
+                theta0 = self.population.draw(cfg.population, self.init_gen)
+                if self.ranks.world > 1:
+                    theta0 = theta0.slice(first, first + P)
 
                 # --- roll out the post-step learners (no graph needed here)
                 with torch.no_grad():
@@ -577,22 +626,12 @@ class Distiller:
                 b_adv, b_ret = per_init(advantages), per_init(returns)
                 mb_size = T * Ep // cfg.num_minibatches
                 for _ in range(cfg.update_epochs):
-                    perm = torch.randperm(T * Ep, generator=self.gen, device=device)
+                    perm = torch.randperm(T * Ep, generator=self.perm_gen, device=device)
                     for start in range(0, T * Ep, mb_size):
                         mb = perm[start : start + mb_size]
-                        theta1 = self._step_population(theta0)
-                        mb_obs = self._prep_obs(b_obs[:, mb])
-                        out = self._forward_population(theta1, mb_obs)
-                        new_logp, entropy = log_prob_entropy(out, self.log_std, b_act[:, mb])
-                        adv = b_adv[:, mb]
-                        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                        pg_loss, _ = ppo_clip_loss(new_logp, b_logp[:, mb], adv, cfg.clip_coef)
-                        value = self.critic(mb_obs.reshape(-1, *shape)).squeeze(-1)
-                        v_loss = 0.5 * (value - b_ret[:, mb].reshape(-1)).pow(2).mean()
-                        # batch and critic share no parameters: one backward serves both
-                        self.meta_opt.zero_grad(set_to_none=True)
-                        self.critic_opt.zero_grad(set_to_none=True)
-                        (pg_loss - cfg.ent_coef * entropy.mean() + v_loss).backward()
+                        pg_loss, v_loss = self._backward_minibatch(
+                            theta0, b_obs[:, mb], b_act[:, mb], b_logp[:, mb], b_adv[:, mb], b_ret[:, mb]
+                        )
                         nn.utils.clip_grad_norm_(self.meta_params, cfg.max_grad_norm)
                         nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
                         self.meta_opt.step()
@@ -604,12 +643,12 @@ class Distiller:
                         "kept: lower --meta-lr or the init gain, or check the env's observations and rewards"
                     )
                 if self.obs_rms is not None:
-                    self.obs_rms.update(obs_buf)
-                self.global_step += T * E
+                    self.obs_rms.update(obs_buf, self.ranks)
+                self.global_step += T * cfg.num_envs  # every rank's steps
                 eval_min = eval_mean = None
                 if self.iteration % cfg.eval_every == 0:
                     eval_min, eval_mean = self._record_eval()
-                dt = time.monotonic() - t0
+                dt = self.ranks.max(time.monotonic() - t0)  # ranks must agree on the time budget
                 self.elapsed += dt
                 # the first checkpoint right after the first meta-iteration, then periodically
                 if self.out_dir is not None and (
@@ -624,7 +663,7 @@ class Distiller:
                             iteration=self.iteration,
                             global_step=self.global_step,
                             elapsed=self.elapsed,
-                            steps_per_second=T * E / max(dt, 1e-9),
+                            steps_per_second=T * cfg.num_envs / max(dt, 1e-9),
                             learning_rate=float(self.log_lr.detach().exp()),
                             train_return=sum(recent) / len(recent) if recent else None,
                             eval_mean=eval_mean,

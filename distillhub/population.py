@@ -126,6 +126,16 @@ class Draw:
     def sizes(self) -> list[int]:
         return [next(iter(p.values())).shape[0] for _, p in self.groups]
 
+    def slice(self, start: int, stop: int) -> Draw:
+        """Draws ``start`` to ``stop`` (in group order): a data-parallel rank's share of the population."""
+        groups, offset = [], 0
+        for (i, p), size in zip(self.groups, self.sizes, strict=True):
+            lo, hi = max(start, offset) - offset, min(stop, offset + size) - offset
+            if lo < hi:
+                groups.append((i, {k: v[lo:hi] for k, v in p.items()}))
+            offset += size
+        return Draw(groups)
+
 
 class Population:
     """The learners of a distribution, built once, and the draws of fresh inits from them.

@@ -99,9 +99,17 @@ class RunningMeanStd:
         self.var = torch.ones(shape, dtype=torch.float64, device=device)
         self.count = torch.tensor(1e-4, dtype=torch.float64, device=device)
 
-    def update(self, x: torch.Tensor) -> None:
+    def update(self, x: torch.Tensor, ranks=None) -> None:
+        """Fold a batch of samples in; with ``ranks`` (data-parallel runs) the batch is every rank's samples."""
         x = x.double().reshape(-1, *self.mean.shape)
-        batch_mean, batch_var, n = x.mean(0), x.var(0, unbiased=False), x.shape[0]
+        if ranks is not None and ranks.world > 1:
+            n_local = torch.tensor(float(x.shape[0]), dtype=torch.float64, device=x.device)
+            stats = ranks.sum(torch.stack([x.sum(0), (x * x).sum(0), n_local.expand_as(x[0])]))
+            n = float(stats[2].reshape(-1)[0])
+            batch_mean = stats[0] / n
+            batch_var = (stats[1] / n - batch_mean**2).clamp_min(0)
+        else:
+            batch_mean, batch_var, n = x.mean(0), x.var(0, unbiased=False), x.shape[0]
         delta = batch_mean - self.mean
         total = self.count + n
         self.mean = self.mean + delta * n / total
@@ -124,13 +132,14 @@ class RewardScaler:
     """Divides rewards by the running std of the discounted return (as gymnasium's
     NormalizeReward does), so the critic sees rewards of unit scale."""
 
-    def __init__(self, num_envs: int, gamma: float, device: str | torch.device = "cpu"):
+    def __init__(self, num_envs: int, gamma: float, device: str | torch.device = "cpu", ranks=None):
         self.rms = RunningMeanStd((), device)
         self.ret = torch.zeros(num_envs, dtype=torch.float64, device=device)
         self.gamma = gamma
+        self.ranks = ranks  # data-parallel runs: the statistics of every rank's returns
 
     def __call__(self, reward: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
         self.ret = self.ret * self.gamma + reward.double()
-        self.rms.update(self.ret)
+        self.rms.update(self.ret, self.ranks)
         self.ret = torch.where(done, torch.zeros_like(self.ret), self.ret)
         return (reward / self.rms.std().float()).float()
