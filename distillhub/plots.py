@@ -17,6 +17,29 @@ def check_plot_path(path: str | Path) -> Path:
     return path
 
 
+def _pyplot():
+    """matplotlib's pyplot on the off-screen Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    """Write ``fig`` as PNG atomically and free it."""
+    import matplotlib.pyplot as plt
+
+    from distillhub.batch import atomic_write
+
+    fig.tight_layout()
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_learners(rows: dict[str, dict], path: str | Path, title: str = "") -> Path:
     """Bar chart of the mean and the worst init per learner, with the env's threshold line.
 
@@ -25,13 +48,7 @@ def plot_learners(rows: dict[str, dict], path: str | Path, title: str = "") -> P
         path: Where the PNG goes (written atomically).
         title: Figure title.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from distillhub.batch import atomic_write
-
+    plt = _pyplot()
     path = check_plot_path(path)
     labels = list(rows)
     means = [rows[k]["mean"] for k in labels]
@@ -50,11 +67,7 @@ def plot_learners(rows: dict[str, dict], path: str | Path, title: str = "") -> P
     ax.set_title(title + ("\n* = not in the distribution the batch was distilled for" if not all(
         rows[k].get("in_distribution") for k in labels) else ""), fontsize=10)  # fmt: skip
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 LEARNING_CURVE_FILE = "learning_curve.png"
@@ -73,13 +86,7 @@ def plot_learning_curve(
         reference: The PPO reference return, drawn dotted.
         title: Figure title.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from distillhub.batch import atomic_write
-
+    plt = _pyplot()
     path = check_plot_path(path)
     steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -93,11 +100,7 @@ def plot_learning_curve(
     ax.set_ylabel("return after one step")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 SAMPLES_FILE = "samples.png"
@@ -111,14 +114,9 @@ def plot_samples(batch, path: str | Path) -> Path:
     heatmap (samples × features, in units of the recorded ``obs_std`` when the batch is normalised)
     beside the targets (logits with the greedy action marked, or action means).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    from distillhub.batch import atomic_write
-
+    plt = _pyplot()
     path = check_plot_path(path)
     obs = batch.observations.detach().float().cpu().numpy()
     targets = batch.targets.detach().float().cpu().numpy()
@@ -166,8 +164,4 @@ def plot_samples(batch, path: str | Path) -> Path:
                 a2.text(a, i, "★", ha="center", va="center", fontsize=8)
         fig.colorbar(im2, ax=a2, fraction=0.08)
         fig.suptitle(f"{batch.env_id}: the {n} synthetic samples (★ = greedy action)" if discrete else f"{batch.env_id}: the {n} synthetic samples", fontsize=9)
-    fig.tight_layout()
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

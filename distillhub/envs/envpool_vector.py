@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import torch
 
+from distillhub.envs.gym_vector import TensorVectorEnv
 from distillhub.errors import DistillhubError
 
 
@@ -35,7 +36,7 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class EnvPoolVectorEnv:
+class EnvPoolVectorEnv(TensorVectorEnv):
     """``num_envs`` envpool envs behind the interface of :class:`~distillhub.envs.gym_vector.GymVectorEnv`.
 
     Args:
@@ -69,16 +70,8 @@ class EnvPoolVectorEnv:
                 self.single_action_space = self.envs.action_space
         except (TypeError, ValueError, RuntimeError) as e:
             raise DistillhubError(f"envpool cannot make {env_id} with {env_kwargs}: {e}") from None
-        self.num_envs = num_envs
-        self.device = torch.device(device)
+        self._setup(num_envs, device, self.single_action_space)
         self._ids = np.arange(num_envs)
-        self._returns = np.zeros(num_envs)
-        self._low = getattr(self.single_action_space, "low", None)
-        self._high = getattr(self.single_action_space, "high", None)
-        self.final_obs: torch.Tensor | None = None
-
-    def _tensor(self, obs: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(obs, device=self.device)
 
     def reset(self) -> torch.Tensor:
         obs, info = self.envs.reset()
@@ -92,9 +85,7 @@ class EnvPoolVectorEnv:
         return values[order]
 
     def step(self, actions: torch.Tensor):
-        a = actions.detach().cpu().numpy()
-        if self._low is not None:
-            a = np.clip(a, self._low, self._high)
+        a = self._actions(actions)
         obs, reward, terminated, truncated, info = self.envs.step(a, env_id=self._ids)
         obs, reward, terminated, truncated = (self._ordered(v, info) for v in (obs, reward, terminated, truncated))
         done = terminated | truncated
@@ -108,16 +99,4 @@ class EnvPoolVectorEnv:
             reset_obs, _, _, _, reset_info = self.envs.step(np.zeros_like(a[ids]), env_id=ids)
             obs = np.array(obs, copy=True)
             obs[np.sort(reset_info["env_id"])] = self._ordered(reset_obs, reset_info)
-        self._returns += reward
-        finished = torch.as_tensor(self._returns[done].copy(), dtype=torch.float32)
-        self._returns[done] = 0
-        return (
-            self._tensor(obs),
-            torch.as_tensor(reward, dtype=torch.float32, device=self.device),
-            torch.as_tensor(terminated, device=self.device),
-            torch.as_tensor(truncated, device=self.device),
-            finished,
-        )
-
-    def close(self) -> None:
-        self.envs.close()
+        return self._package(obs, reward, terminated, truncated)
