@@ -54,7 +54,9 @@ def _slug(env_id: str) -> str:
         "  distillhub distill --env distillhub/CartPoleND-v0 --env-kwargs '{\"n_dims\": 3}' --samples 4 --out runs/nd3\n\n"
         "  distillhub distill --env Hopper-v5 --samples 64 --time-limit 1800 --out runs/hopper\n\n"
         "  distillhub distill --env ALE/Pong-v5 --samples 4 --device cuda --out runs/pong\n\n"
-        "  distillhub distill --out runs/hopper --resume --max-steps 4000000   # continue a run"
+        "  distillhub distill --out runs/hopper --resume --max-steps 4000000   # continue a run\n\n"
+        "  distillhub distill --learners zoo --samples 8 --out runs/cp-zoo     # a batch for many learners\n\n"
+        "  torchrun --nproc-per-node 4 -m distillhub distill --env Hopper-v5 --out runs/hopper   # data-parallel"
     )
 )
 def distill(
