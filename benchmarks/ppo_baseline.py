@@ -93,7 +93,7 @@ def train_ppo(env_id, env_kwargs=None, *, max_steps=1_000_000, time_limit=None, 
                 recent = (recent + finished.tolist())[-50:]
             adv, ret = compute_gae(rew_buf, val_buf, done_buf, critic(prep(obs)).squeeze(-1), 0.99, 0.95)
         b_obs, b_act, b_logp = (
-            obs_buf.reshape(T * E, -1),
+            obs_buf.reshape(T * E, *info.obs_shape),
             act_buf.reshape(T * E, *act_buf.shape[2:]),
             logp_buf.reshape(-1),
         )

@@ -1,0 +1,51 @@
+"""MinAtar: one-step return of a distilled batch vs our PPO at equal env steps vs a uniform-random policy.
+
+For each game: `distill()` with the MinAtar defaults (8 samples, cnn:small) for `--time-limit` seconds; the batch is
+evaluated over `--inits` unseen inits x 1 greedy episode; `ppo_baseline.train_ppo` (same envs, cnn:small, 32 envs x
+128 steps) trains for the same number of env steps and is evaluated greedily over 10 episodes; the random policy
+over 10 episodes. Episodes are capped at 10,000 agent steps (distillhub's MinAtar cap).
+
+    cd benchmarks && PYTHONPATH=.. python minatar_games.py Breakout SpaceInvaders --time-limit 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from ppo_baseline import evaluate_module, train_ppo
+from random_reference import random_return
+
+from distillhub.distill import default_config, distill
+from distillhub.evaluate import evaluate
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("games", nargs="+", default=["Breakout"])
+    p.add_argument("--time-limit", type=float, default=600)
+    p.add_argument("--inits", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    torch.set_num_threads(2)
+    print("| game | distill wall (s) | env steps (both) | one-step mean | worst init | PPO wall (s) | PPO mean | random | one step vs PPO |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for game in a.games:
+        env_id = f"MinAtar/{game}-v1"
+        start = time.monotonic()
+        batch = distill(default_config(env_id, time_limit=a.time_limit, seed=a.seed, max_steps=10**9))
+        wall = time.monotonic() - start
+        steps = batch.extra["training"]["env_steps"]
+        result = evaluate(batch, inits=a.inits, episodes=1, seed=1)
+        policy, ppo_steps, ppo_wall = train_ppo(env_id, max_steps=steps, seed=a.seed, num_envs=32, rollout_steps=128,
+                                                arch="cnn:small", lr=5e-4)  # fmt: skip
+        ppo = evaluate_module(policy, env_id, episodes=10)
+        rnd = random_return(env_id, 10)
+        ratio = result.mean / ppo if ppo > 0 else float("nan")
+        print(f"| {game} | {wall:.0f} | {steps:,} | {result.mean:.2f} | {result.min:.2f} | {ppo_wall:.0f} | {ppo:.2f} | "
+              f"{rnd:.2f} | {ratio:.2f} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
