@@ -116,14 +116,14 @@ def distill(
     """Distil an environment into a batch with meta-PPO and write it to a folder."""
     run_guarded(
         _distill, env, samples, out, env_kwargs, learners, arch, init, inner_step, seed, device, max_steps, time_limit, target_return,
-        early_stop, population, num_envs, rollout_steps, (vectorization, env_threads), encoder_layers, eval_inits, eval_episodes,
+        early_stop, population, num_envs, rollout_steps, vectorization, env_threads, encoder_layers, eval_inits, eval_episodes,
         checkpoint_every, resume, overwrite, push_to, private, token, quiet, video,
     )  # fmt: skip
 
 
 def _distill(
     env, samples, out, env_kwargs, learners, arch, init, inner_step, seed, device, max_steps, time_limit, target_return, early_stop,
-    population, num_envs, rollout_steps, vectorization_threads, encoder_layers, eval_inits, eval_episodes,
+    population, num_envs, rollout_steps, vectorization, env_threads, encoder_layers, eval_inits, eval_episodes,
     checkpoint_every, resume, overwrite, push_to, private, token, quiet, video=False,
 ):  # fmt: skip
     from distillhub.batch import SAFETENSORS_FILE
@@ -148,8 +148,8 @@ def _distill(
     overrides = dict(
         samples=samples, learners=learners, arch=arch, inner_step=inner_step, init=init, seed=seed, device=device, max_steps=max_steps,
         time_limit=time_limit, target_return=target_return, early_stop=early_stop, population=population,
-        num_envs=num_envs, rollout_steps=rollout_steps, vectorization=vectorization_threads[0],
-        env_threads=vectorization_threads[1], encoder_layers=encoder_layers,
+        num_envs=num_envs, rollout_steps=rollout_steps, vectorization=vectorization,
+        env_threads=env_threads, encoder_layers=encoder_layers,
         checkpoint_every=checkpoint_every,
     )  # fmt: skip
     if resume:
@@ -449,7 +449,7 @@ def eval_cmd(
         from distillhub.population import check_learners, parse_learners
 
         entries = parse_learners(
-            batch.learners if learners == "distilled" else learners, len(batch.obs_shape) > 1, batch.architecture, batch.init
+            ",".join(batch.learner_labels) if learners == "distilled" else learners, len(batch.obs_shape) > 1, batch.architecture, batch.init
         )
         check_learners(entries, batch.obs_shape, batch.n_outputs)  # every spec builds before any work
         if plot is not None:
@@ -461,7 +461,7 @@ def eval_cmd(
             batch, entries, inits=inits, episodes=episodes, seed=seed, device=dev, allow_import=allow_import,
             progress=progress,
         )  # fmt: skip
-        distilled = set(batch.learners.split(",")) if batch.learners else {f"{batch.architecture}@{batch.init}"}
+        distilled = set(batch.learner_labels)
         rows = {label: {**r.summary(), "in_distribution": label in distilled} for label, r in results.items()}
         if as_json:
             print(json.dumps({"learners": rows}))

@@ -104,6 +104,11 @@ class Batch:
     def n_outputs(self) -> int:
         return int(self.targets.shape[1])
 
+    @property
+    def learner_labels(self) -> list[str]:
+        """The ``arch@init`` learners the batch was distilled for (older batches: the recorded one)."""
+        return (self.learners or f"{self.architecture}@{self.init}").split(",")
+
     def learner_inputs(self) -> torch.Tensor:
         """The observations as the learner sees them (normalised if the batch says so)."""
         return normalize(self.observations, self.obs_mean, self.obs_std)
@@ -132,7 +137,7 @@ class Batch:
             "action_space": self.action_space,
             "architecture": self.architecture,
             "init": self.init,
-            "learners": self.learners or f"{self.architecture}@{self.init}",
+            "learners": ",".join(self.learner_labels),
             "inner_loss": self.inner_loss,
             "inner_step": self.inner_step,
             "distillhub_version": self.distillhub_version or __version__,

@@ -113,7 +113,7 @@ def render_card(batch: Batch, repo_id: str | None = None, folder=None) -> str:
         atari=batch.env_id.startswith("ALE/"),
         eval=batch.extra.get("eval"),
         eval_learners=batch.extra.get("eval_learners"),
-        learners=(batch.learners or f"{batch.architecture}@{batch.init}").split(","),
+        learners=batch.learner_labels,
         training=batch.extra.get("training"),
         learning_curve="learning_curve.png" in pictures,
         learners_picture="learners.png" in pictures,

@@ -249,8 +249,8 @@ def validate_config(cfg: DistillConfig) -> None:
         value = getattr(cfg, name)
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise DistillhubError(f"{name} must be a positive finite number, got {value}")
-    if cfg.rollout_steps < 1 or cfg.update_epochs < 1 or cfg.num_minibatches < 1:
-        raise DistillhubError("rollout_steps, update_epochs and num_minibatches must be at least 1")
+    if cfg.update_epochs < 1 or cfg.num_minibatches < 1:
+        raise DistillhubError("update_epochs and num_minibatches must be at least 1")
     if cfg.population < 1 or cfg.num_envs % cfg.population:
         raise DistillhubError(f"num_envs ({cfg.num_envs}) must be a positive multiple of population ({cfg.population})")
     if (cfg.num_envs // cfg.population * cfg.rollout_steps) % cfg.num_minibatches:
@@ -289,10 +289,10 @@ class Distiller:
         # data-parallel (torchrun): this rank's share of the population and the envs
         self.ranks = ranks or from_env(self.device)
         K, r = self.ranks.world, self.ranks.rank
-        if cfg.population % K or cfg.num_envs % K or (cfg.num_envs // K) % (cfg.population // K or 1):
+        # num_envs is a multiple of population (validated), so a split population splits the envs evenly too
+        if cfg.population % K:
             raise DistillhubError(
-                f"with {K} ranks, population ({cfg.population}) and num_envs ({cfg.num_envs}) must split evenly; "
-                f"use multiples of {K}"
+                f"with {K} ranks, population ({cfg.population}) must split evenly; use a multiple of {K}"
             )
         self.local_population, self.local_envs = cfg.population // K, cfg.num_envs // K
         self.info: EnvInfo = env_info(cfg.env_id, cfg.env_kwargs, allow_import=True)  # the user named it

@@ -215,8 +215,6 @@ def pull_folder(repo_id: str, folder: str | Path, revision: str | None = None, t
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    from distillhub.card import PICTURES
-
     check_repo_id(repo_id)
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / SAFETENSORS_FILE).exists())):

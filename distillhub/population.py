@@ -168,21 +168,16 @@ class Population:
         m = len(self.learners)
         order = torch.randperm(m, generator=generator).tolist() if m > 1 else [0]
         picks = [order[i % m] for i in range(count)]
-        groups = []
-        for idx in sorted(set(picks), key=picks.index):
-            stacked = fresh_params(self.templates[idx], self.learners[idx].init, generator, picks.count(idx))
-            groups.append(
-                (idx, {k: v.to(self.device) for k, v in stacked.items() if k not in self.encoder_names})
-            )
-        return Draw(groups)
+        return Draw([self._group(idx, picks.count(idx), generator) for idx in sorted(set(picks), key=picks.index)])
 
     def draw_each(self, per_learner: int, generator: torch.Generator) -> Draw:
         """``per_learner`` fresh inits of every learner, in distribution order (held-out evaluation)."""
-        groups = []
-        for idx, learner in enumerate(self.learners):
-            stacked = fresh_params(self.templates[idx], learner.init, generator, per_learner)
-            groups.append((idx, {k: v.to(self.device) for k, v in stacked.items() if k not in self.encoder_names}))
-        return Draw(groups)
+        return Draw([self._group(idx, per_learner, generator) for idx in range(len(self.learners))])
+
+    def _group(self, idx: int, count: int, generator: torch.Generator) -> tuple[int, dict[str, torch.Tensor]]:
+        """``count`` fresh inits of learner ``idx``, stacked, on the device, without the shared encoder."""
+        stacked = fresh_params(self.templates[idx], self.learners[idx].init, generator, count)
+        return idx, {k: v.to(self.device) for k, v in stacked.items() if k not in self.encoder_names}
 
     def step(
         self,
