@@ -25,10 +25,13 @@ ENV_KWARGS = {"distillhub/CartPoleND-v0": {"n_dims": 2}}
 SAMPLES = {"distillhub/CartPoleND-v0": 3}
 
 
-def run(env_id: str, learners: str, seed: int, time_limit: float, samples: int | None, inits: int, episodes: int):
+def run(
+    env_id: str, learners: str, seed: int, time_limit: float, samples: int | None, inits: int, episodes: int, inner_step: str = "sgd"
+):
     kwargs = ENV_KWARGS.get(env_id, {})
     cfg = default_config(
-        env_id, kwargs, learners=learners, seed=seed, time_limit=time_limit, samples=samples or SAMPLES.get(env_id)
+        env_id, kwargs, learners=learners, seed=seed, time_limit=time_limit, samples=samples or SAMPLES.get(env_id),
+        inner_step=inner_step,
     )
     start = time.monotonic()
     batch = distill(cfg)
@@ -41,6 +44,7 @@ def run(env_id: str, learners: str, seed: int, time_limit: float, samples: int |
     return {
         "env": env_id,
         "learners": learners,
+        "inner_step": inner_step,
         "samples": batch.num_samples,
         "wall_s": round(wall, 1),
         "env_steps": t["env_steps"],
@@ -61,13 +65,14 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=None)
     p.add_argument("--inits", type=int, default=10)
     p.add_argument("--episodes", type=int, default=1)
+    p.add_argument("--inner-step", default="sgd", choices=["sgd", "sgd-ls"])
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     a = p.parse_args()
     torch.set_num_threads(2)
     rows = []
     for env_id in a.envs:
         for dist in a.distributions:
-            rows.append(run(env_id, dist, a.seed, a.time_limit, a.samples, a.inits, a.episodes))
+            rows.append(run(env_id, dist, a.seed, a.time_limit, a.samples, a.inits, a.episodes, a.inner_step))
             print(json.dumps(rows[-1]), flush=True)
     print()
     print("| env | distilled for | N | wall (s) | env steps | stop | held-out mean | worst init | inits ≥ threshold |")

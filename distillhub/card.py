@@ -54,14 +54,16 @@ def card_block(batch: Batch) -> dict:
     return _block(batch.metadata(), shapes, batch.learning_rate)
 
 
-def header_block(path, md: dict[str, str], shapes: dict[str, list[int]]) -> dict:
+def header_block(path, md: dict[str, str], shapes: dict[str, list[int]], learning_rate: float | None = None) -> dict:
     """The same block from a checked header (:func:`distillhub.batch.read_header`): no tensor is read but
-    the scalar learning rate."""
+    the scalar learning rate (read from ``path`` unless given)."""
     from safetensors import safe_open
 
     try:
-        with safe_open(str(path), framework="pt") as f:
-            lr = float(f.get_tensor("learning_rate"))
+        if learning_rate is None:
+            with safe_open(str(path), framework="pt") as f:
+                learning_rate = float(f.get_tensor("learning_rate"))
+        lr = learning_rate
         check_learning_rate(lr)
         return _block(md, shapes, lr)
     except (json.JSONDecodeError, KeyError, IndexError, ValueError, RuntimeError, OSError) as e:

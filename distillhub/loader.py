@@ -9,7 +9,15 @@ from pathlib import Path
 
 import torch
 
-from distillhub.batch import SAFETENSORS_FILE, Batch, load_folder, load_safetensors, read_header, rows_to_tensors
+from distillhub.batch import (
+    SAFETENSORS_FILE,
+    Batch,
+    check_header,
+    load_folder,
+    load_safetensors,
+    read_header,
+    rows_to_tensors,
+)
 from distillhub.errors import DistillhubError
 from distillhub.hub import connection_errors, hub_error
 from distillhub.policy import Policy, policy_from_batch
@@ -55,12 +63,71 @@ def load_summary(source: str, revision: str | None = None, token: str | None = N
     from distillhub.card import header_block
 
     source = os.fspath(source)
-    if is_local(source):
-        path = _local_folder(source) / SAFETENSORS_FILE
-    else:
-        path = _download(source, revision, token)
+    if not is_local(source):
+        from huggingface_hub import constants
+
+        if not constants.HF_HUB_OFFLINE:
+            try:
+                return header_block(source, *_hub_header(source, revision, token))
+            except DistillhubError as e:
+                if not isinstance(e.__context__, connection_errors()):
+                    raise
+        path = _download(source, revision, token)  # offline: the cached copy, if any
+        md, shapes = read_header(path)
+        return header_block(path, md, shapes)
+    path = _local_folder(source) / SAFETENSORS_FILE
     md, shapes = read_header(path)
     return header_block(path, md, shapes)
+
+
+_SCALAR_DTYPES = {"F32": "<f4", "F64": "<f8", "F16": "<f2"}
+_MAX_HEADER = 100_000_000  # safetensors' own limit on the JSON header
+
+
+def _hub_header(source: str, revision: str | None, token: str | None) -> tuple[dict, dict, float]:
+    """Metadata, tensor shapes and learning rate of a Hub batch through HTTP range requests (the
+    safetensors header and the learning rate's bytes), never the tensor data."""
+    import json
+
+    import numpy as np
+    from huggingface_hub import get_session, hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+    from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, validate_repo_id
+
+    def get_range(first: int, last: int) -> bytes:
+        r = get_session().get(url, headers={**headers, "range": f"bytes={first}-{last}"})
+        hf_raise_for_status(r)
+        return r.content
+
+    try:
+        validate_repo_id(source)
+        url = hf_hub_url(source, SAFETENSORS_FILE, repo_type="dataset", revision=revision)
+        headers = build_hf_headers(token=token)
+        head = get_range(0, 100_000)  # one request holds the header of almost every batch
+        n = int.from_bytes(head[:8], "little") if len(head) >= 8 else -1
+        if not 0 < n <= _MAX_HEADER:
+            raise DistillhubError(f"{source}: {SAFETENSORS_FILE} is not a safetensors file; re-push the batch")
+        raw = head[8 : 8 + n] if len(head) >= 8 + n else get_range(8, 8 + n - 1)
+        header = json.loads(raw)
+        md = dict(header.pop("__metadata__", None) or {})
+        shapes = {name: list(t["shape"]) for name, t in header.items()}
+        check_header(source, md, shapes)
+        lr_info = header["learning_rate"]
+        dtype = _SCALAR_DTYPES.get(lr_info["dtype"])
+        if dtype is None:
+            raise DistillhubError(f"{source}: learning_rate has dtype {lr_info['dtype']}; expected a float")
+        first, last = (8 + n + o for o in lr_info["data_offsets"])
+        data = head[first:last] if last <= len(head) else get_range(first, last - 1)
+        lr = float(np.frombuffer(data, dtype=dtype)[0])
+    except HFValidationError:
+        raise DistillhubError(f"'{source}' is neither a folder nor a valid Hub repo id (user/name)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError, IndexError) as e:
+        raise DistillhubError(f"{source}: {SAFETENSORS_FILE} has a malformed header ({type(e).__name__}); re-push the batch") from None
+    except HfHubHTTPError as e:
+        raise hub_error(e, source, "download") from None
+    except connection_errors() as e:
+        raise hub_error(e, source, "download") from None
+    return md, shapes, lr
 
 
 def load_batch(source, revision: str | None = None, like: str | None = None, token: str | None = None) -> Batch:

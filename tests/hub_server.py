@@ -63,6 +63,7 @@ class HubState:
         self.lfs: dict[str, bytes] = {}
         self.lock = threading.Lock()
         self.requests: list[str] = []
+        self.file_bytes_sent = 0  # bytes of repo files sent (full or ranged downloads)
         self.fail_commits = 0  # > 0: drop the connection on that many commit calls
 
 
@@ -339,7 +340,11 @@ class Handler(BaseHTTPRequestHandler):
             start = int(start_s) if start_s else max(0, len(data) - int(end_s))
             end = min(int(end_s), len(data) - 1) if (end_s and start_s) else len(data) - 1
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+            if self.command == "GET":
+                self.state.file_bytes_sent += end + 1 - start
             return self._send(206, data[start : end + 1], headers, "application/octet-stream")
+        if self.command == "GET":
+            self.state.file_bytes_sent += len(data)
         self._send(200, data, headers, "application/octet-stream")
 
     def _preupload(self, rtype, repo_id, rev):

@@ -90,6 +90,29 @@ def test_end_to_end_distill_push_load_dataset_policy_eval(hub, tmp_path):
     assert r.exit_code == 0 and "CartPole-v1" in r.output
 
 
+def test_info_of_a_hub_batch_reads_only_its_header(hub, cartpole_batch, tmp_path):
+    """`info` on a Hub id fetches the safetensors header and the learning rate by range requests, not the
+    tensors: a 2.4 MB batch costs a few kB."""
+    big = load_folder(cartpole_batch)
+    big.observations = torch.randn(100_000, 4)
+    big.targets = torch.randn(100_000, 2)
+    folder = tmp_path / "big"
+    from distillhub.card import render_card
+
+    distillhub.save_folder(big, folder, render_card(big))
+    distillhub.push_folder(folder, "alice/big", token=ALICE)
+    sent = hub.state.file_bytes_sent
+    r = runner.invoke(app, ["info", "alice/big", "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["num_samples"] == 100_000 and summary["env_id"] == "CartPole-v1"
+    assert summary["learning_rate"] == pytest.approx(big.learning_rate, rel=1e-6)
+    assert hub.state.file_bytes_sent - sent < 200_000 < (folder / "batch.safetensors").stat().st_size
+    # a repo without the batch file, and a file that is not safetensors: one line each
+    r = runner.invoke(app, ["info", "alice/nope"])
+    assert r.exit_code == 1 and "not found" in r.output and "Traceback" not in r.output
+
+
 def test_revision_pinning_returns_old_tensors(hub, cartpole_batch, tmp_path):
     folder = tmp_path / "b"
     shutil.copytree(cartpole_batch, folder)
