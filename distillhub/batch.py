@@ -42,7 +42,7 @@ MAX_ELEMENTS = 2**28  # per tensor (1 GiB of float32)
 MAX_LEARNING_RATE = 1e6
 # The one step: plain SGD (the paper's rule), or SGD scaled by the exact line search of the
 # learner's linearised batch loss (lr is then a dimensionless multiplier; see distillhub.onestep).
-STEP_RULES = ("sgd", "sgd-ls")
+STEP_RULES = ("sgd", "sgd-ls", "gn")
 
 
 def check_step_rule(rule: str) -> None:
@@ -66,8 +66,9 @@ class Batch:
         learners: The learner distribution the batch was distilled for (``arch@init,...``; see
             :mod:`distillhub.population`); empty means ``architecture@init`` alone.
         inner_loss: Loss of the one step; ``mse`` (mean over all elements).
-        inner_step: ``sgd`` (θ1 = θ0 − lr·g) or ``sgd-ls`` (θ1 = θ0 − lr·α*·g, α* the exact line
-            search of the learner's linearised batch loss along −g).
+        inner_step: ``sgd`` (θ1 = θ0 − lr·g), ``sgd-ls`` (θ1 = θ0 − lr·α*·g, α* the exact line
+            search of the learner's linearised batch loss along −g) or ``gn`` (one damped
+            Gauss-Newton step, see :func:`distillhub.onestep.step_params`).
         obs_mean / obs_std: If set, the learner sees ``(obs - obs_mean) / obs_std``.
         log_std: Continuous actions: the policy's state-independent log standard deviation.
         encoder: Parameters of a persistent feature extractor (kept, not re-initialised).

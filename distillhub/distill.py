@@ -56,7 +56,8 @@ class DistillConfig:
     learners: str = "single"
     arch: str = DEFAULT_MLP
     init: str = DEFAULT_INIT
-    # the one step: "sgd" (the paper's) or "sgd-ls" (scaled by the learner's own line search)
+    # the one step: "sgd" (the paper's), "sgd-ls" (scaled by the learner's own line search) or
+    # "gn" (one damped Gauss-Newton step: every learner fits the batch to first order)
     inner_step: str = "sgd"
     seed: int = 0
     device: str = "auto"
@@ -200,8 +201,8 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         game = env_id.split("/", 1)[1].split("-")[0]
         values["samples"] = ATARI_SAMPLES.get(game, values["samples"])
     values.update({k: v for k, v in overrides.items() if v is not None})
-    if values.get("inner_step") == "sgd-ls" and overrides.get("init_lr") is None:
-        values["init_lr"] = 1.0  # a multiplier of the line-search step, not an SGD step size
+    if values.get("inner_step") in ("sgd-ls", "gn") and overrides.get("init_lr") is None:
+        values["init_lr"] = 1.0  # a multiplier of the learner's own step, not an SGD step size
     return DistillConfig(env_id=env_id, env_kwargs=dict(env_kwargs or {}), **values)
 
 

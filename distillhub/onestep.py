@@ -20,7 +20,7 @@ import copy
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad, jvp
+from torch.func import functional_call, grad, jacrev, jvp, vjp
 
 from distillhub.batch import Batch
 from distillhub.errors import DistillhubError
@@ -37,6 +37,30 @@ def _line_search(out: torch.Tensor, y: torch.Tensor, jg: torch.Tensor, dims) -> 
     num = ((out - y) * jg).sum(dim=dims)
     den = (jg * jg).sum(dim=dims)
     return num / den.clamp_min(1e-30)
+
+
+# Levenberg-Marquardt damping of the Gauss-Newton step, relative to the mean diagonal of the
+# learner's tangent kernel (scale-free, so one value serves every learner)
+GN_DAMPING = 0.1
+
+
+def _gauss_newton_grads(forward, params: dict[str, torch.Tensor], y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Jᵀ (J Jᵀ + λI)⁻¹ r, r = f(x) − y: the damped Gauss-Newton direction of the batch loss.
+
+    J is the Jacobian of the learner's outputs on the batch (one row per output element), so
+    J Jᵀ is its empirical tangent kernel on the batch: an undamped step of size 1 makes the
+    linearised learner output exactly ``y`` on ``x``, whatever its parametrisation and init scale.
+    """
+    out, vjp_fn = vjp(forward, params)
+    n = out.numel()
+    jac = jacrev(forward)(params)
+    rows = torch.cat([jac[k].reshape(n, -1) for k in params], dim=1)
+    kernel = rows @ rows.T
+    damping = GN_DAMPING * kernel.diagonal().mean().clamp_min(1e-30)
+    eye = torch.eye(n, dtype=kernel.dtype, device=kernel.device)
+    weights = torch.linalg.solve(kernel + damping * eye, (out - y).reshape(n))
+    (grads,) = vjp_fn(weights.view_as(out))
+    return grads
 
 
 def step_params(
@@ -60,7 +84,10 @@ def step_params(
             persistent encoder.
         rule: ``sgd`` (θ1 = θ0 − lr·g) or ``sgd-ls`` (θ1 = θ0 − lr·α*·g with α* the exact
             line-search step of the learner's linearised batch loss along −g, so ``lr`` is a
-            dimensionless multiplier and the step does not depend on the learner's gradient scale).
+            dimensionless multiplier and the step does not depend on the learner's gradient scale),
+            or ``gn`` (θ1 = θ0 − lr·Jᵀ(JJᵀ + λI)⁻¹(f(x) − y), one damped Gauss-Newton step: at
+            ``lr`` = 1 every learner's linearised outputs on ``x`` move to ``y``, λ = ``GN_DAMPING``
+            × the mean diagonal of JJᵀ).
 
     Returns:
         θ1 with the same keys as ``params``.
@@ -73,6 +100,9 @@ def step_params(
     def loss_fn(p: dict[str, torch.Tensor]) -> torch.Tensor:
         return inner_loss(forward(p), y)
 
+    if rule == "gn":
+        grads = _gauss_newton_grads(forward, params, y)
+        return {k: params[k] - lr * grads[k] for k in params}
     grads = grad(loss_fn)(params)
     if rule == "sgd-ls":
         out, jg = jvp(forward, (params,), (grads,))
@@ -96,7 +126,7 @@ def step_population(
     the same θ1 as ``vmap(step_params)`` (the other modules' path) at a fraction of the cost.
     The result is differentiable in ``x``, ``y``, ``lr`` and ``frozen`` when grad mode is on.
     """
-    if frozen or not is_plain_mlp(module):
+    if frozen or rule == "gn" or not is_plain_mlp(module):
         return torch.func.vmap(lambda p: step_params(module, p, x, y, lr, frozen, rule))(params)
     count = next(iter(params.values())).shape[0]
     differentiable = torch.is_grad_enabled() and any(
