@@ -33,6 +33,31 @@ def raw_rate(env_id: str, num_envs: int, steps: int) -> float:
     return rate
 
 
+def raw_envpool_rate(env_id: str, num_envs: int, steps: int) -> float | None:
+    """The same envs in envpool (threads = cores), uniform random actions, no learner."""
+    from distillhub.envs.envpool_vector import default_threads, envpool_available
+
+    if not envpool_available(env_id):
+        return None
+    import envpool
+    import numpy as np
+
+    envs = envpool.make_gymnasium(env_id, num_envs=num_envs, num_threads=default_threads(), seed=0)
+    envs.reset()
+    space = envs.action_space
+    rng = np.random.default_rng(0)
+    if hasattr(space, "n"):
+        actions = [rng.integers(0, space.n, num_envs) for _ in range(64)]
+    else:
+        actions = [rng.uniform(space.low, space.high, (num_envs, *space.shape)).astype(np.float32) for _ in range(64)]
+    start = time.monotonic()
+    for t in range(steps):
+        envs.step(actions[t % 64])
+    rate = steps * num_envs / (time.monotonic() - start)
+    envs.close()
+    return rate
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("envs", nargs="+")
@@ -40,11 +65,13 @@ def main() -> None:
     p.add_argument("--vectorization", default=None, help="sync, async or envpool (default: the config's)")
     a = p.parse_args()
     torch.set_num_threads(2)
-    print("| env | envs | backend | raw gymnasium vector env steps/s | distillation, whole run | ratio | distillation, steady | ratio |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| env | envs | backend | raw gymnasium vector env steps/s | raw envpool steps/s | distillation, whole run | ratio | "
+          "distillation, steady | ratio to gymnasium raw | ratio to envpool raw |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for env_id in a.envs:
         cfg = default_config(env_id, vectorization=a.vectorization)
         raw = raw_rate(env_id, cfg.num_envs, 2000)
+        pool = raw_envpool_rate(env_id, cfg.num_envs, 2000)
         cfg.max_steps, cfg.early_stop = cfg.num_envs * cfg.rollout_steps * a.iterations, False
         marks = []
         start = time.monotonic()
@@ -52,8 +79,10 @@ def main() -> None:
         whole = batch.extra["training"]["env_steps"] / (time.monotonic() - start)
         first, last = marks[0], marks[-1]
         steady = (last.global_step - first.global_step) / (last.elapsed - first.elapsed)
-        print(f"| {env_id} | {cfg.num_envs} | {cfg.vectorization} | {raw:,.0f} | {whole:,.0f} | {whole / raw:.2f} | {steady:,.0f} | "
-              f"{steady / raw:.2f} |", flush=True)  # fmt: skip
+        pool_text = "-" if pool is None else f"{pool:,.0f}"
+        pool_ratio = "-" if pool is None else f"{steady / pool:.2f}"
+        print(f"| {env_id} | {cfg.num_envs} | {cfg.vectorization} | {raw:,.0f} | {pool_text} | {whole:,.0f} | {whole / raw:.2f} | "
+              f"{steady:,.0f} | {steady / raw:.2f} | {pool_ratio} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -126,7 +126,7 @@ def _distill(
     population, num_envs, rollout_steps, vectorization, env_threads, encoder_layers, eval_inits, eval_episodes,
     checkpoint_every, resume, overwrite, push_to, private, token, quiet, video=False,
 ):  # fmt: skip
-    from distillhub.batch import SAFETENSORS_FILE
+    from distillhub.batch import SAFETENSORS_FILE, check_step_rule
     from distillhub.checkpoint import CHECKPOINT_DIR, RunLock, checkpoint_path, load_checkpoint
     from distillhub.distill import DistillConfig, default_config, validate_config
     from distillhub.distributed import requested_rank
@@ -182,6 +182,7 @@ def _distill(
     # a bad env or learner fails before the folder is touched
     info = env_info(cfg.env_id, cfg.env_kwargs, allow_import=True)
     check_learners(parse_learners(cfg.learners, len(info.obs_shape) > 1, cfg.arch, cfg.init), info.obs_shape, info.n_outputs)
+    check_step_rule(cfg.inner_step, cfg.samples * info.n_outputs)
     if requested_rank() != 0:
         # torchrun: rank 0 owns the folder (lock, checkpoints, the batch, the push); the others only train
         _distill_worker(cfg, out, resume)

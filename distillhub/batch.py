@@ -40,15 +40,24 @@ REQUIRED_METADATA = ("format", "env_id", "env_kwargs", "action_space", "architec
 MAX_SAMPLES = 100_000
 MAX_ELEMENTS = 2**28  # per tensor (1 GiB of float32)
 MAX_LEARNING_RATE = 1e6
-# The one step: plain SGD (the paper's rule), or SGD scaled by the exact line search of the
-# learner's linearised batch loss (lr is then a dimensionless multiplier; see distillhub.onestep).
+# The one step: plain SGD (the paper's rule), SGD scaled by the exact line search of the
+# learner's linearised batch loss (lr is then a dimensionless multiplier), or one damped
+# Gauss-Newton step (see distillhub.onestep).
 STEP_RULES = ("sgd", "sgd-ls", "gn")
+# gn solves an (N·K)² system and takes N·K backward passes: bounded so a batch cannot ask for more
+MAX_GN_ROWS = 4096
 
 
-def check_step_rule(rule: str) -> None:
-    """Raise a one-line error for an unknown inner step rule."""
+def check_step_rule(rule: str, rows: int | None = None) -> None:
+    """Raise a one-line error for an unknown inner step rule, or a ``gn`` batch with more than
+    :data:`MAX_GN_ROWS` output rows (samples × outputs)."""
     if rule not in STEP_RULES:
         raise DistillhubError(f"unknown inner step '{rule}'; this version knows {', '.join(STEP_RULES)} (upgrade distillhub?)")
+    if rule == "gn" and rows is not None and rows > MAX_GN_ROWS:
+        raise DistillhubError(
+            f"the gn step is limited to {MAX_GN_ROWS:,} output rows (samples x outputs), this one has {rows:,}; "
+            "use fewer samples or --inner-step sgd"
+        )
 
 
 @dataclass
@@ -173,7 +182,7 @@ class Batch:
             raise DistillhubError(f"targets must be [{n}, n_outputs], got {list(self.targets.shape)}")
         check_learning_rate(self.learning_rate)
         check_init(self.init)
-        check_step_rule(self.inner_step)
+        check_step_rule(self.inner_step, self.targets.numel())
         if not isinstance(self.env_kwargs, dict):
             raise DistillhubError(f"env_kwargs must be a JSON object, got {type(self.env_kwargs).__name__}")
         if self.action_space not in ("discrete", "continuous"):
@@ -329,6 +338,7 @@ def check_header(path, md: dict[str, str], shapes: dict[str, list[int]]) -> None
         raise DistillhubError(f"{path}: env_kwargs must be a JSON object, got {type(kwargs).__name__}")
     if shapes["learning_rate"] not in ([], [1]):
         raise DistillhubError(f"{path}: learning_rate must be a scalar, got shape {shapes['learning_rate']}")
+    check_step_rule(md.get("inner_step") or "sgd", math.prod(shapes["targets"]))
     obs = shapes["observations"]
     if obs and obs[0] > MAX_SAMPLES:
         raise DistillhubError(f"{path} holds {obs[0]:,} samples; the limit is {MAX_SAMPLES:,}")

@@ -308,6 +308,7 @@ class Distiller:
             raise DistillhubError(
                 f"--samples {cfg.samples} of shape {list(obs_shape)} exceed {MAX_ELEMENTS:,} numbers; use fewer samples"
             )
+        check_step_rule(cfg.inner_step, cfg.samples * n_out)
         self.learners = parse_learners(cfg.learners, len(obs_shape) > 1, cfg.arch, cfg.init)
         if cfg.encoder_layers and len(self.learners) > 1:
             raise DistillhubError("--encoder-layers needs a single learner (the encoder is shared); drop --learners")

@@ -246,6 +246,7 @@ def test_files_follow_the_umask_and_card_rewrites_only_the_card(tmp_path):
         (["--learners", "zoo,"], "bad --learners entry"),
         (["--push-to", "bad id"], "is not a valid repo id"),
         (["--env", "no.such_module:Foo-v0"], "cannot import module 'no.such_module'"),
+        (["--inner-step", "gn", "--samples", "3000"], "the gn step is limited to 4,096 output rows"),
     ],
 )
 def test_bad_distill_input_is_one_line_and_quick(tmp_path, args, needle):
@@ -265,6 +266,12 @@ def test_bad_batches_through_info_eval_and_load_policy(tmp_path, cartpole_batch)
         "huge-arch": ({}, {"architecture": "mlp:100000-100000:tanh"}, "the limit is 50,000,000"),
         "junk-encoder": ({"encoder.0.weight": torch.zeros(7, 7)}, {}, "encoder tensor 'encoder.0.weight'"),
         "bad-format": ({}, {"format": "distillhub/v9"}, "expected 'distillhub/v1'"),
+        # a Gauss-Newton batch whose (N·K)² system would not fit: refused from the header
+        "huge-gn": (
+            {"observations": torch.zeros(2100, 4), "targets": torch.zeros(2100, 2)},
+            {"inner_step": "gn"},
+            "the gn step is limited to 4,096 output rows",
+        ),
     }
     for name, (tensors, metadata, needle) in cases.items():
         folder = _folder(tmp_path, name, base)
