@@ -4,7 +4,7 @@ Runs `--iterations` meta-iterations of the env's default config (overrides as fl
 every part of the loop, and prints one markdown table: seconds, share of the training time and microseconds
 per env step. Parts: the vectorised env's step, the one step of the population for the rollout, the
 population's forward pass, action sampling, the critic's values, GAE, the PPO update (the one step again with
-a graph, forward, backward), the two optimiser steps, the held-out evaluations; "rest" is the loop itself
+a graph, forward, backward), the two optimiser steps, the held-out evaluations (everything they call); "rest" is the loop itself
 (buffer writes, reward scaling, bookkeeping). Timers synchronise CUDA when it is used.
 
     cd benchmarks && PYTHONPATH=.. python profile_distill.py CartPole-v1 --iterations 30
@@ -34,23 +34,30 @@ def _sync() -> None:
 
 
 _STACK: list[float] = []  # time spent in nested timed calls, per open call
+_PHASES: list[str] = []  # the update and the evaluation: parts called inside them are reported apart
+PHASES = ("_backward_minibatch", "_record_eval")
 
 
 def timed(name: str, fn):
-    """Wrap ``fn`` so its self time (minus nested timed calls, e.g. the held-out evaluation's own
-    forward passes) adds to ``TOTALS[name]``."""
+    """Wrap ``fn`` so its self time (minus nested timed calls) adds to ``TOTALS``, keyed by the
+    phase it runs in (``_backward_minibatch>_step_population`` is the one step re-taken with a graph)."""
 
     def wrapper(*args, **kwargs):
+        key = f"{_PHASES[-1]}>{name}" if _PHASES and name not in PHASES else name
         _sync()
         start = time.perf_counter()
         _STACK.append(0.0)
+        if name in PHASES:
+            _PHASES.append(name)
         try:
             return fn(*args, **kwargs)
         finally:
             _sync()
+            if name in PHASES:
+                _PHASES.pop()
             elapsed = time.perf_counter() - start
             nested = _STACK.pop()
-            TOTALS[name] += elapsed - nested
+            TOTALS[key] += elapsed - nested
             if _STACK:
                 _STACK[-1] += elapsed
 
@@ -64,6 +71,8 @@ def main() -> None:
     p.add_argument("--num-envs", type=int, default=None)
     p.add_argument("--rollout-steps", type=int, default=None)
     p.add_argument("--population", type=int, default=None)
+    p.add_argument("--update-epochs", type=int, default=None)
+    p.add_argument("--num-minibatches", type=int, default=None)
     p.add_argument("--samples", type=int, default=None)
     p.add_argument("--vectorization", default=None)
     p.add_argument("--learners", default=None)
@@ -72,6 +81,7 @@ def main() -> None:
     torch.set_num_threads(2)
     cfg = default_config(
         a.env, num_envs=a.num_envs, rollout_steps=a.rollout_steps, population=a.population, samples=a.samples,
+        update_epochs=a.update_epochs, num_minibatches=a.num_minibatches,
         vectorization=a.vectorization, learners=a.learners, device=a.device, early_stop=False, seed=0,
     )  # fmt: skip
     cfg.max_steps = 10**12
@@ -106,15 +116,20 @@ def main() -> None:
     steps = a.iterations * steps_per_iter
     labels = {
         "env.step": "env step (vectorised)",
-        "_step_population": "one step, rollout (no graph)",
-        "_forward_population": "population forward, rollout",
-        "sample_actions": "action sampling",
-        "_values": "critic values",
+        "_step_population": "rollout: one step (no graph)",
+        "_forward_population": "rollout: population forward",
+        "sample_actions": "rollout: action sampling",
+        "_values": "critic values (rollout, truncation bootstrap)",
         "compute_gae": "GAE",
-        "_backward_minibatch": "PPO update: one step + forward + backward",
-        "optimiser steps": "optimiser steps (batch + critic)",
-        "_record_eval": "held-out evaluations (rest of)",
+        "_backward_minibatch>_step_population": "update: one step with a graph, per minibatch",
+        "_backward_minibatch>_forward_population": "update: population forward",
+        "_backward_minibatch": "update: losses, backward, gradient all-reduce",
+        "optimiser steps": "update: optimiser steps (batch + critic)",
+        "_record_eval": "held-out evaluations (all of it)",
     }
+    for key in list(TOTALS):
+        if key.startswith("_record_eval>"):
+            TOTALS["_record_eval"] += TOTALS.pop(key)
     print(f"{a.env}: {a.iterations} meta-iterations x {steps_per_iter:,} env steps, population {cfg.population}, "
           f"{cfg.num_envs} envs x {cfg.rollout_steps} steps, {cfg.update_epochs} epochs x {cfg.num_minibatches} "
           f"minibatches, {cfg.vectorization}, {cfg.device}: {steps / wall:,.0f} env steps/s")  # fmt: skip
@@ -122,6 +137,8 @@ def main() -> None:
     print("| part | seconds | share | µs per env step |")
     print("|---|---|---|---|")
     accounted = 0.0
+    for key in [k for k in TOTALS if k not in labels]:
+        labels[key] = key
     for key, label in labels.items():
         sec = TOTALS.get(key, 0.0)
         accounted += sec

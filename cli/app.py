@@ -56,6 +56,7 @@ def _slug(env_id: str) -> str:
         "  distillhub distill --env ALE/Pong-v5 --samples 4 --device cuda --out runs/pong\n\n"
         "  distillhub distill --out runs/hopper --resume --max-steps 4000000   # continue a run\n\n"
         "  distillhub distill --learners zoo --samples 8 --out runs/cp-zoo     # a batch for many learners\n\n"
+        "  distillhub distill --env Pendulum-v1 --set gamma=0.95 --set update_epochs=10   # any config field\n\n"
         "  torchrun --nproc-per-node 4 -m distillhub distill --env Hopper-v5 --out runs/hopper   # data-parallel"
     )
 )
@@ -112,23 +113,31 @@ def distill(
         bool, typer.Option(help="Record one greedy episode of the result as replay.mp4/.gif (needs a renderable env).")
     ] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Any other config field as KEY=VALUE, repeatable: e.g. --set gamma=0.9 --set update_epochs=4 "
+            "(fields: distillhub.distill.DistillConfig).",
+        ),
+    ] = None,
 ):
     """Distil an environment into a batch with meta-PPO and write it to a folder."""
     run_guarded(
         _distill, env, samples, out, env_kwargs, learners, arch, init, inner_step, seed, device, max_steps, time_limit, target_return,
         early_stop, population, num_envs, rollout_steps, vectorization, env_threads, encoder_layers, eval_inits, eval_episodes,
-        checkpoint_every, resume, overwrite, push_to, private, token, quiet, video,
+        checkpoint_every, resume, overwrite, push_to, private, token, quiet, video, settings,
     )  # fmt: skip
 
 
 def _distill(
     env, samples, out, env_kwargs, learners, arch, init, inner_step, seed, device, max_steps, time_limit, target_return, early_stop,
     population, num_envs, rollout_steps, vectorization, env_threads, encoder_layers, eval_inits, eval_episodes,
-    checkpoint_every, resume, overwrite, push_to, private, token, quiet, video=False,
+    checkpoint_every, resume, overwrite, push_to, private, token, quiet, video=False, settings=None,
 ):  # fmt: skip
     from distillhub.batch import SAFETENSORS_FILE, check_step_rule
     from distillhub.checkpoint import CHECKPOINT_DIR, RunLock, checkpoint_path, load_checkpoint
-    from distillhub.distill import DistillConfig, default_config, validate_config
+    from distillhub.distill import DistillConfig, default_config, parse_settings, validate_config
     from distillhub.distributed import requested_rank
     from distillhub.envs import env_info, parse_env_kwargs
     from distillhub.errors import DistillhubError
@@ -152,6 +161,13 @@ def _distill(
         env_threads=env_threads, encoder_layers=encoder_layers,
         checkpoint_every=checkpoint_every,
     )  # fmt: skip
+    extra = parse_settings(settings or [])
+    for key, value in extra.items():
+        if overrides.get(key) is not None and key not in ("seed", "device", "early_stop"):
+            raise DistillhubError(f"{key} is given both as an option and with --set; keep one")
+        overrides[key] = value
+    if resume and extra:
+        raise DistillhubError("--set cannot change a resumed run's config; drop it (or start a new run)")
     if resume:
         if out is None:
             raise DistillhubError("--resume needs --out, the folder of the run to continue")

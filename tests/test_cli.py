@@ -60,6 +60,19 @@ def test_distill_then_refuse_overwrite_then_overwrite(tmp_path):
     assert (out / "batch.safetensors").read_bytes() != before
 
 
+def test_set_reaches_the_recorded_config(tmp_path):
+    from distillhub.checkpoint import checkpoint_path, load_checkpoint
+
+    out = tmp_path / "set"
+    r = _run("distill", "--out", str(out), "--set", "gamma=0.9", "--set", "update-epochs=1", "--set", "obs_norm=true", *TINY)
+    assert r.exit_code == 0, r.output
+    _, meta = load_checkpoint(checkpoint_path(out))
+    assert (meta["config"]["gamma"], meta["config"]["update_epochs"], meta["config"]["obs_norm"]) == (0.9, 1, True)
+    # a resumed run keeps its config
+    r = _run("distill", "--out", str(out), "--resume", "--set", "gamma=0.5")
+    assert r.exit_code == 1 and "--set cannot change a resumed run's config" in r.output
+
+
 def test_eval_info_and_other_width(cartpole_batch):
     r = _run("eval", str(cartpole_batch), "--inits", "3", "--episodes", "1", "--json")
     assert r.exit_code == 0, r.output

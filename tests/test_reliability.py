@@ -247,6 +247,14 @@ def test_files_follow_the_umask_and_card_rewrites_only_the_card(tmp_path):
         (["--push-to", "bad id"], "is not a valid repo id"),
         (["--env", "no.such_module:Foo-v0"], "cannot import module 'no.such_module'"),
         (["--inner-step", "gn", "--samples", "3000"], "the gn step is limited to 4,096 output rows"),
+        (["--set", "gama=0.9"], "--set takes KEY=VALUE with KEY a config field"),
+        (["--set", "gamma"], "--set takes KEY=VALUE"),
+        (["--set", "gamma=high"], "--set gamma: 'high' is not a float"),
+        (["--set", "obs_norm=maybe"], "--set obs_norm: 'maybe' is not a bool"),
+        (["--set", "gamma=1.5"], "gamma must be in (0, 1]"),
+        (["--set", "clip_coef=-1"], "clip_coef must be positive"),
+        (["--set", "samples=4", "--samples", "8"], "samples is given both as an option and with --set"),
+        (["--set", "env_id=Hopper-v5"], "--set takes KEY=VALUE"),
     ],
 )
 def test_bad_distill_input_is_one_line_and_quick(tmp_path, args, needle):
