@@ -6,6 +6,7 @@ for `--iterations` meta-iterations, and reads env steps and training wall time (
 all-reduce, held-out evaluations; not process start-up) from the batch's training record.
 
     cd benchmarks && PYTHONPATH=.. python ranks.py Hopper-v5 --ranks 1 2 --iterations 8
+    cd benchmarks && PYTHONPATH=.. python ranks.py Hopper-v5 --set update_epochs=2 num_minibatches=2   # env-bound
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from distillhub.distill import default_config
 from distillhub.loader import load_summary
 
 
-def run(env_id: str, ranks: int, iterations: int, vectorization: str, out: Path) -> dict:
+def run(env_id: str, ranks: int, iterations: int, vectorization: str, out: Path, sets: list[str]) -> dict:
     cfg = default_config(env_id)
     steps = cfg.num_envs * cfg.rollout_steps * iterations
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}",
         "-m", "distillhub", "distill", "--env", env_id, "--vectorization", vectorization, "--env-threads", "1",
         "--max-steps", str(steps), "--no-early-stop", "--no-video", "--out", str(out), "--overwrite", "--device", "cpu",
+        *[arg for item in sets for arg in ("--set", item)],
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     start = time.monotonic()
@@ -44,13 +46,15 @@ def main() -> None:
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--iterations", type=int, default=8)
     p.add_argument("--vectorization", default="sync")
+    p.add_argument("--set", nargs="*", default=[], help="config fields passed on as --set KEY=VALUE")
     a = p.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for k in a.ranks:
-            rows.append(run(a.env, k, a.iterations, a.vectorization, Path(tmp) / f"r{k}"))
+            rows.append(run(a.env, k, a.iterations, a.vectorization, Path(tmp) / f"r{k}", a.set))
     base = rows[0]["env_steps"] / rows[0]["train_s"]
-    print(f"{a.env}, {a.vectorization} envs, default config, {a.iterations} meta-iterations, 1 thread per rank\n")
+    sets = " ".join(a.set) or "default config"
+    print(f"{a.env}, {a.vectorization} envs, {sets}, {a.iterations} meta-iterations, 1 thread per rank\n")
     print("| ranks | env steps | training wall (s) | env steps/s | speed-up | whole command (s) |")
     print("|---|---|---|---|---|---|")
     for r in rows:

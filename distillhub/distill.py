@@ -642,7 +642,8 @@ class Distiller:
         obs_buf = torch.zeros((T, E, *shape), dtype=self._obs.dtype, device=device)
         act_buf = torch.zeros((T, E, info.n_outputs) if self.continuous else (T, E), device=device)
         logp_buf = torch.zeros((T, E), device=device)
-        rew_buf = torch.zeros((T, E), device=device)
+        rew_buf = torch.zeros((T, E), device=device)  # raw rewards
+        boot_buf = torch.zeros((T, E), device=device)  # γ·V(final obs) where the time limit cut an episode
         done_buf = torch.zeros((T, E), device=device)
         last_save = time.monotonic()
         try:
@@ -663,20 +664,21 @@ class Distiller:
                         action, logp = sample_actions(out, self.log_std, self.gen)
                         self._obs, reward, terminated, truncated, finished = self.env.step(action)
                         done = terminated | truncated
-                        if self.reward_scaler is not None:
-                            reward = self.reward_scaler(reward, done)
+                        boot_buf[t] = 0.0
                         final_obs = getattr(self.env, "final_obs", None)
                         if cfg.bootstrap_truncated and final_obs is not None:
                             # an episode cut by the time limit did not end: bootstrap its value
                             cut = truncated & ~terminated
-                            reward = reward.clone()
-                            reward[cut] += cfg.gamma * self._values(final_obs[cut])
+                            boot_buf[t, cut] = cfg.gamma * self._values(final_obs[cut])
                         act_buf[t], logp_buf[t], rew_buf[t], done_buf[t] = action, logp, reward, done
                         self.recent_returns = (self.recent_returns + finished.tolist())[-100:]
+                    # rewards scaled once per rollout (one all-reduce across ranks, not one per step)
+                    rewards = rew_buf if self.reward_scaler is None else self.reward_scaler.scale_rollout(rew_buf, done_buf)
+                    rewards = rewards + boot_buf
                     # the critic on the whole rollout at once: one call instead of one per step
                     values = self._values(obs_buf.view(T * E, *shape)).view(T, E)
                     next_value = self._values(self._obs)
-                    advantages, returns = compute_gae(rew_buf, values, done_buf, next_value, cfg.gamma, cfg.gae_lambda)
+                    advantages, returns = compute_gae(rewards, values, done_buf, next_value, cfg.gamma, cfg.gae_lambda)
 
                 # --- PPO through the one step; [T, E] -> [P, T*Ep] so each init keeps its own data
                 def per_init(t: torch.Tensor) -> torch.Tensor:

@@ -91,6 +91,12 @@ def ppo_clip_loss(
     return loss, clipfrac
 
 
+def moment_sums(x: torch.Tensor) -> torch.Tensor:
+    """[sum, sum of squares, count] of samples ``x`` [B, *shape] (float64): what ranks add up."""
+    x = x.double()
+    return torch.stack([x.sum(0), (x * x).sum(0), torch.full_like(x[0], float(x.shape[0]))])
+
+
 class RunningMeanStd:
     """Running mean and variance (parallel algorithm), e.g. for observation normalisation."""
 
@@ -103,13 +109,18 @@ class RunningMeanStd:
         """Fold a batch of samples in; with ``ranks`` (data-parallel runs) the batch is every rank's samples."""
         x = x.double().reshape(-1, *self.mean.shape)
         if ranks is not None and ranks.world > 1:
-            n_local = torch.tensor(float(x.shape[0]), dtype=torch.float64, device=x.device)
-            stats = ranks.sum(torch.stack([x.sum(0), (x * x).sum(0), n_local.expand_as(x[0])]))
-            n = float(stats[2].reshape(-1)[0])
-            batch_mean = stats[0] / n
-            batch_var = (stats[1] / n - batch_mean**2).clamp_min(0)
+            self.update_from_sums(ranks.sum(moment_sums(x)))
         else:
-            batch_mean, batch_var, n = x.mean(0), x.var(0, unbiased=False), x.shape[0]
+            self.fold(x.mean(0), x.var(0, unbiased=False), x.shape[0])
+
+    def update_from_sums(self, sums: torch.Tensor) -> None:
+        """Fold in a batch given by :func:`moment_sums` (summed over ranks)."""
+        n = float(sums[2].reshape(-1)[0])
+        batch_mean = sums[0] / n
+        self.fold(batch_mean, (sums[1] / n - batch_mean**2).clamp_min(0), n)
+
+    def fold(self, batch_mean: torch.Tensor, batch_var: torch.Tensor, n: float) -> None:
+        """Fold in a batch of ``n`` samples with the given mean and (biased) variance."""
         delta = batch_mean - self.mean
         total = self.count + n
         self.mean = self.mean + delta * n / total
@@ -139,7 +150,25 @@ class RewardScaler:
         self.ranks = ranks  # data-parallel runs: the statistics of every rank's returns
 
     def __call__(self, reward: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
-        self.ret = self.ret * self.gamma + reward.double()
-        self.rms.update(self.ret, self.ranks)
-        self.ret = torch.where(done, torch.zeros_like(self.ret), self.ret)
-        return (reward / self.rms.std().float()).float()
+        """Scale one step's rewards [E] (``done`` [E] bool ends the envs' running returns)."""
+        return self.scale_rollout(reward[None], done[None])[0]
+
+    def scale_rollout(self, rewards: torch.Tensor, dones: torch.Tensor) -> torch.Tensor:
+        """Scale a rollout's rewards [T, E] exactly as T single-step calls would, with one
+        all-reduce for the whole rollout in data-parallel runs instead of one per step."""
+        returns = torch.empty(rewards.shape, dtype=torch.float64, device=rewards.device)
+        for t in range(rewards.shape[0]):
+            self.ret = self.ret * self.gamma + rewards[t].double()
+            returns[t] = self.ret
+            self.ret = torch.where(dones[t].bool(), torch.zeros_like(self.ret), self.ret)
+        sums = None
+        if self.ranks is not None and self.ranks.world > 1:
+            sums = self.ranks.sum(torch.stack([moment_sums(r[:, None])[:, 0] for r in returns]))  # [T, 3]
+        scaled = torch.empty_like(rewards, dtype=torch.float32)
+        for t in range(rewards.shape[0]):
+            if sums is None:
+                self.rms.update(returns[t])
+            else:
+                self.rms.update_from_sums(sums[t])
+            scaled[t] = (rewards[t] / self.rms.std().float()).float()
+        return scaled

@@ -15,6 +15,7 @@ from distillhub.batch import load_folder
 from distillhub.checkpoint import checkpoint_path, load_checkpoint
 from distillhub.distill import Distiller, default_config
 from distillhub.distributed import Ranks
+from distillhub.rl import RewardScaler
 
 POPULATION, B = 4, 6
 
@@ -47,22 +48,37 @@ def _minibatch_grads(ranks: Ranks) -> dict[str, torch.Tensor]:
     return grads
 
 
+def _scaled_rewards(ranks: Ranks) -> torch.Tensor:
+    """Two rollouts of rewards scaled by the running return std; a rank scales its own envs."""
+    g = torch.Generator().manual_seed(5)
+    rewards, dones = torch.randn(2, 30, 8, generator=g) * 2, (torch.rand(2, 30, 8, generator=g) < 0.1).float()
+    share = 8 // ranks.world
+    lo = ranks.rank * share
+    scaler = RewardScaler(share, 0.99, ranks=ranks)
+    return torch.cat([scaler.scale_rollout(r[:, lo : lo + share], d[:, lo : lo + share]) for r, d in zip(rewards, dones, strict=True)], 0)
+
+
 def _worker(rank: int, world: int, port: int, folder: str) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
-        save_file(_minibatch_grads(Ranks(rank, world)), f"{folder}/rank{rank}.safetensors")
+        out = _minibatch_grads(Ranks(rank, world))
+        out["scaled_rewards"] = _scaled_rewards(Ranks(rank, world))
+        save_file(out, f"{folder}/rank{rank}.safetensors")
     finally:
         dist.destroy_process_group()
 
 
 def test_two_ranks_compute_the_meta_gradient_of_one_process(tmp_path):
     single = _minibatch_grads(Ranks())
+    scaled = _scaled_rewards(Ranks())
     mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
     for rank in range(2):
         got = load_file(str(tmp_path / f"rank{rank}.safetensors"))
-        assert set(got) == set(single)
+        assert set(got) == set(single) | {"scaled_rewards"}
         for name, grad in single.items():
             torch.testing.assert_close(got[name], grad, rtol=1e-5, atol=1e-6, msg=name)
+        # reward scaling with every rank's returns (one all-reduce per rollout) = one process on all envs
+        torch.testing.assert_close(got["scaled_rewards"], scaled[:, rank * 4 : rank * 4 + 4], rtol=1e-6, atol=1e-6)
     assert any(float(g.abs().sum()) > 0 for g in single.values())
 
 
