@@ -20,17 +20,21 @@ import torch
 from distillhub.distill import default_config, distill
 
 
+def _step_rate(envs, actions: list, num_envs: int, steps: int) -> float:
+    """Env steps/s of ``steps`` vectorised steps cycling through ``actions``; closes ``envs``."""
+    start = time.monotonic()
+    for t in range(steps):
+        envs.step(actions[t % len(actions)])
+    rate = steps * num_envs / (time.monotonic() - start)
+    envs.close()
+    return rate
+
+
 def raw_rate(env_id: str, num_envs: int, steps: int) -> float:
     envs = gym.vector.SyncVectorEnv([lambda: gym.make(env_id)] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
     envs.reset(seed=0)
     envs.action_space.seed(0)
-    actions = [envs.action_space.sample() for _ in range(64)]
-    start = time.monotonic()
-    for t in range(steps):
-        envs.step(actions[t % 64])
-    rate = steps * num_envs / (time.monotonic() - start)
-    envs.close()
-    return rate
+    return _step_rate(envs, [envs.action_space.sample() for _ in range(64)], num_envs, steps)
 
 
 def raw_envpool_rate(env_id: str, num_envs: int, steps: int) -> float | None:
@@ -50,12 +54,7 @@ def raw_envpool_rate(env_id: str, num_envs: int, steps: int) -> float | None:
         actions = [rng.integers(0, space.n, num_envs) for _ in range(64)]
     else:
         actions = [rng.uniform(space.low, space.high, (num_envs, *space.shape)).astype(np.float32) for _ in range(64)]
-    start = time.monotonic()
-    for t in range(steps):
-        envs.step(actions[t % 64])
-    rate = steps * num_envs / (time.monotonic() - start)
-    envs.close()
-    return rate
+    return _step_rate(envs, actions, num_envs, steps)
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """The card's plain-PyTorch snippet, executed as written, reproduces distillhub's one step."""
 
+import pytest
 import torch
 
 from distillhub.batch import Batch, save_folder
@@ -81,36 +82,19 @@ def test_card_records_provenance(cartpole_batch):
     assert f"torch {training['versions']['torch']}" in card and '"max_episode_steps": 500' in card
 
 
-def test_snippet_matches_one_step_with_the_gauss_newton_step(tmp_path):
-    g = torch.Generator().manual_seed(5)
-    batch = Batch(
-        observations=torch.randn(3, 4, generator=g),
-        targets=torch.randn(3, 2, generator=g) * 2,
-        learning_rate=0.8,
-        env_id="CartPole-v1",
-        inner_step="gn",
-    )
-    save_folder(batch, tmp_path, render_card(batch))
-    assert "inner_step: gn" in (tmp_path / "README.md").read_text()
-    by_snippet = _run_card_snippet(batch, tmp_path, _fresh(batch, 3))
-    _assert_same_params(by_snippet, policy_from_batch(batch, seed=3).learner)
-    plain = _run_card_snippet(Batch(**{**batch.__dict__, "inner_step": "sgd"}), tmp_path, _fresh(batch, 3))
-    assert not torch.allclose(plain[-1].weight, by_snippet[-1].weight)
-
-
-def test_snippet_matches_one_step_with_the_line_search_step(tmp_path):
+@pytest.mark.parametrize("rule", ["sgd-ls", "gn"])
+def test_snippet_matches_one_step_with_the_scale_free_steps(tmp_path, rule):
     g = torch.Generator().manual_seed(2)
     batch = Batch(
         observations=torch.randn(4, 4, generator=g),
         targets=torch.randn(4, 2, generator=g) * 2,
-        learning_rate=1.3,
+        learning_rate=1.3 if rule == "sgd-ls" else 0.8,
         env_id="CartPole-v1",
-        inner_step="sgd-ls",
+        inner_step=rule,
     )
     save_folder(batch, tmp_path, render_card(batch))
-    assert "inner_step: sgd-ls" in (tmp_path / "README.md").read_text()
+    assert f"inner_step: {rule}" in (tmp_path / "README.md").read_text()
     by_snippet = _run_card_snippet(batch, tmp_path, _fresh(batch, 3))
-    by_distillhub = policy_from_batch(batch, seed=3).learner
-    _assert_same_params(by_snippet, by_distillhub)
+    _assert_same_params(by_snippet, policy_from_batch(batch, seed=3).learner)
     plain = _run_card_snippet(Batch(**{**batch.__dict__, "inner_step": "sgd"}), tmp_path, _fresh(batch, 3))
-    assert not torch.allclose(plain[-1].weight, by_snippet[-1].weight)  # the line search changed the step
+    assert not torch.allclose(plain[-1].weight, by_snippet[-1].weight)  # the rule changed the step
