@@ -83,7 +83,9 @@ def distill(
     max_steps: Annotated[
         int | None, typer.Option(help="Env-step budget (whole run, resumes included; checked between meta-iterations).")
     ] = None,
-    time_limit: Annotated[float | None, typer.Option(help="Wall-time budget in seconds (whole run).")] = None,
+    time_limit: Annotated[
+        float | None, typer.Option(help="Wall-time budget in seconds (whole run); alone, it replaces the default step budget.")
+    ] = None,
     target_return: Annotated[
         float | None, typer.Option(help="Stop once the worst held-out init reaches this (default: env threshold).")
     ] = None,

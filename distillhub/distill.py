@@ -235,10 +235,14 @@ GENERIC_CONTINUOUS = {
 ATARI_SAMPLES = {"Pong": 4, "SpaceInvaders": 4, "MsPacman": 6, "Centipede": 10}
 
 
+NO_STEP_LIMIT = 10**15
+
+
 def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> DistillConfig:
     """A config with the defaults of ``env_id``'s family (and game), then ``overrides`` applied.
 
-    Overrides whose value is ``None`` are ignored, so CLI options can be passed as they are.
+    Overrides whose value is ``None`` are ignored, so CLI options can be passed as they are. A
+    ``time_limit`` without ``max_steps`` lifts the family's default step budget: the time is the budget.
     """
     from distillhub.envs import env_info, envpool_available, family_of
 
@@ -252,6 +256,8 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         game = env_id.split("/", 1)[1].split("-")[0]
         values["samples"] = ATARI_SAMPLES.get(game, values["samples"])
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if overrides.get("time_limit") is not None and overrides.get("max_steps") is None:
+        values["max_steps"] = NO_STEP_LIMIT  # a time budget alone is the budget: the family's step default would cut it
     if values.get("inner_step") in ("sgd-ls", "gn") and overrides.get("init_lr") is None:
         values["init_lr"] = 1.0  # a multiplier of the learner's own step, not an SGD step size
     return DistillConfig(env_id=env_id, env_kwargs=dict(env_kwargs or {}), **values)

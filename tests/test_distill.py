@@ -117,3 +117,12 @@ def test_distiller_checkpoint_roundtrip_keeps_state(tmp_path):
     assert r.selection.history == d.selection.history and r.selection.best["step"] == d.selection.best["step"]
     for (k, v), (k2, v2) in zip(r.critic.state_dict().items(), d.critic.state_dict().items(), strict=True):
         assert k == k2 and torch.equal(v, v2)
+
+
+def test_a_time_limit_alone_is_the_budget():
+    """`--time-limit 1800` must not stop at the family's default step budget after 4 minutes."""
+    from distillhub.distill import NO_STEP_LIMIT
+
+    assert default_config("Hopper-v5").max_steps == 1_000_000
+    assert default_config("Hopper-v5", time_limit=1800).max_steps == NO_STEP_LIMIT
+    assert default_config("Hopper-v5", time_limit=1800, max_steps=5000).max_steps == 5000
