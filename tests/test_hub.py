@@ -108,9 +108,22 @@ def test_info_of_a_hub_batch_reads_only_its_header(hub, cartpole_batch, tmp_path
     assert summary["num_samples"] == 100_000 and summary["env_id"] == "CartPole-v1"
     assert summary["learning_rate"] == pytest.approx(big.learning_rate, rel=1e-6)
     assert hub.state.file_bytes_sent - sent < 200_000 < (folder / "batch.safetensors").stat().st_size
-    # a repo without the batch file, and a file that is not safetensors: one line each
+    # a repo that does not exist: one line
     r = runner.invoke(app, ["info", "alice/nope"])
     assert r.exit_code == 1 and "not found" in r.output and "Traceback" not in r.output
+
+
+def test_info_offline_reads_the_cached_copy(hub, cartpole_batch, monkeypatch):
+    from huggingface_hub import constants
+
+    distillhub.push_folder(cartpole_batch, "alice/offline", token=ALICE)
+    distillhub.load_batch("alice/offline")  # downloads it into the cache
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    n = len(hub.state.requests)
+    r = runner.invoke(app, ["info", "alice/offline", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["env_id"] == "CartPole-v1"
+    assert len(hub.state.requests) == n  # nothing asked of the server
 
 
 def test_revision_pinning_returns_old_tensors(hub, cartpole_batch, tmp_path):
