@@ -101,3 +101,36 @@ def test_torchrun_distill_writes_once_and_resumes(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert "Resuming CartPole-v1 from step 32,768" in res.stdout
     assert load_folder(out).extra["training"]["env_steps"] == 512 * 32 * 3
+
+
+def test_kill_9_of_a_two_rank_run_resumes(tmp_path):
+    """SIGKILL to torchrun and both ranks mid-run: the folder lock is released with them and
+    --resume continues from the last checkpoint to the end."""
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "killed"
+    common = ["--quiet", "--eval-inits", "0", "--no-video", "--no-early-stop", "--checkpoint-every", "100000"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "distillhub", "distill", "--out", str(out), "--max-steps", "100000000", *common]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    ckpt = checkpoint_path(out)
+    deadline = time.monotonic() + 180
+    while not ckpt.is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # torchrun and every rank (the ranks run in sessions of their own), no chance to clean up
+    for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if str(out).encode() in f.read():
+                    os.kill(pid, signal.SIGKILL)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            pass
+    proc.wait()
+    step = load_checkpoint(ckpt)[1]["global_step"]
+    assert step >= 512 * 32  # written right after the first meta-iteration
+    res = _torchrun("distill", "--out", str(out), "--resume", "--max-steps", str(step + 512 * 32 * 2), *common)
+    assert res.returncode == 0, res.stdout[-2000:]
+    assert f"Resuming CartPole-v1 from step {step:,}" in res.stdout
+    assert load_folder(out).extra["training"]["env_steps"] == step + 512 * 32 * 2
