@@ -16,16 +16,8 @@ import time
 
 import torch
 
-from distillhub.distill import default_config, distill
+from distillhub.distill import default_config, distill, parse_settings
 from distillhub.evaluate import evaluate
-
-
-def parse_sets(items: list[str]) -> dict:
-    out = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        out[key] = json.loads(value) if value[:1] in "-0123456789tf[{\"" else value
-    return out
 
 
 def main() -> None:
@@ -39,7 +31,7 @@ def main() -> None:
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(2)
-    overrides = parse_sets(a.set)
+    overrides = parse_settings(a.set)
     rows = []
     for env_id in a.envs:
         cfg = default_config(env_id, time_limit=a.time_limit, seed=a.seed, max_steps=10**12, **overrides)

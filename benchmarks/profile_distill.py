@@ -1,6 +1,6 @@
 """Where a distillation's time goes: wall time per part of the meta-PPO loop, for any env.
 
-Runs `--iterations` meta-iterations of the env's default config (overrides as flags) with a timer around
+Runs `--iterations` meta-iterations of the env's default config (overrides with `--set KEY=VALUE ...`) with a timer around
 every part of the loop, and prints one markdown table: seconds, share of the training time and microseconds
 per env step. Parts: the vectorised env's step, the one step of the population for the rollout, the
 population's forward pass, action sampling, the critic's values, GAE, the PPO update (the one step again with
@@ -8,7 +8,7 @@ a graph, forward, backward), the two optimiser steps, the held-out evaluations (
 (buffer writes, reward scaling, bookkeeping). Timers synchronise CUDA when it is used.
 
     cd benchmarks && PYTHONPATH=.. python profile_distill.py CartPole-v1 --iterations 30
-    cd benchmarks && PYTHONPATH=.. python profile_distill.py Pendulum-v1 --num-envs 64
+    cd benchmarks && PYTHONPATH=.. python profile_distill.py Pendulum-v1 --set num_envs=16 rollout_steps=256 update_epochs=10 num_minibatches=8
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections import defaultdict
 
 import torch
 
-from distillhub.distill import Distiller, default_config
+from distillhub.distill import Distiller, default_config, parse_settings
 
 # the module itself (the package's `distill` name is the function)
 distill_module = sys.modules["distillhub.distill"]
@@ -68,22 +68,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("env")
     p.add_argument("--iterations", type=int, default=30)
-    p.add_argument("--num-envs", type=int, default=None)
-    p.add_argument("--rollout-steps", type=int, default=None)
-    p.add_argument("--population", type=int, default=None)
-    p.add_argument("--update-epochs", type=int, default=None)
-    p.add_argument("--num-minibatches", type=int, default=None)
-    p.add_argument("--samples", type=int, default=None)
     p.add_argument("--vectorization", default=None)
-    p.add_argument("--learners", default=None)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--set", nargs="*", default=[], help="config fields as KEY=VALUE, e.g. num_envs=64 update_epochs=4")
     a = p.parse_args()
     torch.set_num_threads(2)
     cfg = default_config(
-        a.env, num_envs=a.num_envs, rollout_steps=a.rollout_steps, population=a.population, samples=a.samples,
-        update_epochs=a.update_epochs, num_minibatches=a.num_minibatches,
-        vectorization=a.vectorization, learners=a.learners, device=a.device, early_stop=False, seed=0,
-    )  # fmt: skip
+        a.env, vectorization=a.vectorization, device=a.device, **{"early_stop": False, "seed": 0, **parse_settings(a.set)}
+    )
     cfg.max_steps = 10**12
     d = Distiller(cfg)
     # module-level helpers the loop calls by name, and the Distiller's own parts

@@ -137,13 +137,13 @@ def _distill(
     population, num_envs, rollout_steps, vectorization, env_threads, encoder_layers, eval_inits, eval_episodes,
     checkpoint_every, resume, overwrite, push_to, private, token, quiet, video=False, settings=None,
 ):  # fmt: skip
-    from distillhub.batch import SAFETENSORS_FILE, check_step_rule
+    from distillhub.batch import SAFETENSORS_FILE
     from distillhub.checkpoint import CHECKPOINT_DIR, RunLock, checkpoint_path, load_checkpoint
-    from distillhub.distill import DistillConfig, default_config, parse_settings, validate_config
+    from distillhub.distill import DistillConfig, check_fits, default_config, parse_settings, validate_config
     from distillhub.distributed import requested_rank
     from distillhub.envs import env_info, parse_env_kwargs
     from distillhub.errors import DistillhubError
-    from distillhub.population import check_learners, parse_learners
+    from distillhub.population import check_learners
 
     if samples is not None and samples < 1:
         raise DistillhubError(f"--samples must be at least 1, got {samples}")
@@ -199,35 +199,34 @@ def _distill(
     validate_config(cfg)
     # a bad env or learner fails before the folder is touched
     info = env_info(cfg.env_id, cfg.env_kwargs, allow_import=True)
-    check_learners(parse_learners(cfg.learners, len(info.obs_shape) > 1, cfg.arch, cfg.init), info.obs_shape, info.n_outputs)
-    check_step_rule(cfg.inner_step, cfg.samples * info.n_outputs)
+    check_learners(check_fits(cfg, info), info.obs_shape, info.n_outputs)
     if requested_rank() != 0:
         # torchrun: rank 0 owns the folder (lock, checkpoints, the batch, the push); the others only train
-        _distill_worker(cfg, out, resume)
+        _distill_worker(cfg, info, out, resume)
         return
     # a second run on the same --out is refused while this one owns it
     with RunLock(out):
         if overwrite and not resume:
             for path in (out / CHECKPOINT_DIR).glob("checkpoint*"):
                 path.unlink()
-        _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token, video)
+        _distill_locked(cfg, info, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token, video)
 
 
-def _distill_worker(cfg, out, resume) -> None:
+def _distill_worker(cfg, info, out, resume) -> None:
     """A data-parallel rank other than 0: train in step with the others, write nothing."""
     from distillhub.distill import Distiller
 
-    distiller = Distiller(cfg, out, resume=resume)
+    distiller = Distiller(cfg, out, resume=resume, info=info)
     try:
         distiller.run(None)
     finally:
         distiller.close()
 
 
-def _distill_locked(cfg, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token, video):
+def _distill_locked(cfg, info, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token, video):
     from distillhub.distill import Distiller
 
-    distiller = Distiller(cfg, out, resume=resume)
+    distiller = Distiller(cfg, out, resume=resume, info=info)
     if resume:
         console.print(f"Resuming {cfg.env_id} from step {distiller.global_step:,} (iteration {distiller.iteration}).")
     console.print(

@@ -31,7 +31,7 @@ from distillhub.distributed import Ranks, from_env, local_device, normalize_adva
 from distillhub.envs import EnvInfo, env_info, make_vector_env, versions
 from distillhub.errors import DistillhubError
 from distillhub.learners import DEFAULT_CNN, DEFAULT_INIT, DEFAULT_MLP, build_learner, check_init, reinit_
-from distillhub.population import Draw, Population, describe, parse_learners
+from distillhub.population import Draw, Learner, Population, describe, parse_learners
 from distillhub.rl import (
     RewardScaler,
     RunningMeanStd,
@@ -336,6 +336,25 @@ def validate_config(cfg: DistillConfig) -> None:
     parse_learners(cfg.learners, False, cfg.arch, cfg.init)
 
 
+def check_fits(cfg: DistillConfig, info: EnvInfo) -> list[Learner]:
+    """What must hold for ``cfg`` on this env before any work (the CLI asks before it touches ``--out``):
+    the batch's size, the step rule's bound, the learner spec.
+
+    Returns:
+        The learners of ``cfg``'s distribution.
+    """
+    obs_shape, n_out = info.obs_shape, info.n_outputs
+    if cfg.samples * math.prod(obs_shape) > MAX_ELEMENTS:
+        raise DistillhubError(
+            f"--samples {cfg.samples} of shape {list(obs_shape)} exceed {MAX_ELEMENTS:,} numbers; use fewer samples"
+        )
+    check_step_rule(cfg.inner_step, cfg.samples * n_out)
+    learners = parse_learners(cfg.learners, len(obs_shape) > 1, cfg.arch, cfg.init)
+    if cfg.encoder_layers and len(learners) > 1:
+        raise DistillhubError("--encoder-layers needs a single learner (the encoder is shared); drop --learners")
+    return learners
+
+
 class Distiller:
     """A meta-PPO run; :meth:`run` trains and returns the batch.
 
@@ -343,10 +362,17 @@ class Distiller:
         config: The run's configuration.
         out_dir: Where checkpoints go (``<out_dir>/.distillhub/``); ``None`` disables them.
         resume: Continue from the checkpoint in ``out_dir``.
+        ranks: This process's data-parallel rank (default: from torchrun's environment, or one process).
+        info: ``config``'s env, if the caller has already made it (saves making it again).
     """
 
     def __init__(
-        self, config: DistillConfig, out_dir: str | Path | None = None, resume: bool = False, ranks: Ranks | None = None
+        self,
+        config: DistillConfig,
+        out_dir: str | Path | None = None,
+        resume: bool = False,
+        ranks: Ranks | None = None,
+        info: EnvInfo | None = None,
     ):
         validate_config(config)
         self.cfg = cfg = config
@@ -361,7 +387,8 @@ class Distiller:
                 f"with {K} ranks, population ({cfg.population}) must split evenly; use a multiple of {K}"
             )
         self.local_population, self.local_envs = cfg.population // K, cfg.num_envs // K
-        self.info: EnvInfo = env_info(cfg.env_id, cfg.env_kwargs, allow_import=True)  # the user named it
+        # the user named the env (its module may be imported); the CLI passes the one it already made
+        self.info: EnvInfo = info or env_info(cfg.env_id, cfg.env_kwargs, allow_import=True)
         self.continuous = self.info.action_space == "continuous"
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 7919 * r)  # actions: per rank
         # minibatch order: the same on every rank (one process uses self.gen, as before)
@@ -369,14 +396,7 @@ class Distiller:
         self.init_gen = torch.Generator().manual_seed(cfg.seed + 1)  # CPU: inits are drawn on CPU
 
         obs_shape, n_out = self.info.obs_shape, self.info.n_outputs
-        if cfg.samples * math.prod(obs_shape) > MAX_ELEMENTS:
-            raise DistillhubError(
-                f"--samples {cfg.samples} of shape {list(obs_shape)} exceed {MAX_ELEMENTS:,} numbers; use fewer samples"
-            )
-        check_step_rule(cfg.inner_step, cfg.samples * n_out)
-        self.learners = parse_learners(cfg.learners, len(obs_shape) > 1, cfg.arch, cfg.init)
-        if cfg.encoder_layers and len(self.learners) > 1:
-            raise DistillhubError("--encoder-layers needs a single learner (the encoder is shared); drop --learners")
+        self.learners = check_fits(cfg, self.info)
         # the persistent encoder (if any) starts from one init of the first learner
         template = build_learner(self.learners[0].arch, obs_shape, n_out)
         reinit_(template, self.learners[0].init, torch.Generator().manual_seed(cfg.seed + 2))

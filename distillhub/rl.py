@@ -163,7 +163,7 @@ class RewardScaler:
             self.ret = torch.where(dones[t].bool(), torch.zeros_like(self.ret), self.ret)
         sums = None
         if self.ranks is not None and self.ranks.world > 1:
-            sums = self.ranks.sum(torch.stack([moment_sums(r[:, None])[:, 0] for r in returns]))  # [T, 3]
+            sums = self.ranks.sum(moment_sums(returns.T)).T  # [T, 3]: each step's returns over every rank's envs
         scaled = torch.empty_like(rewards, dtype=torch.float32)
         for t in range(rewards.shape[0]):
             if sums is None:
