@@ -24,8 +24,30 @@ from distillhub.population import HELD_OUT_VECTOR, ZOO_VECTOR
 W = torch.tensor([0.1, 0.5, 1.0, 0.5])
 
 
-def hand_batch(variant: str, scale: float, logit: float, rule: str) -> Batch:
+def visited_states(n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` states the linear policy visits with 20 % random actions (so some recoveries are seen)."""
+    env, rng, out = gym.make("CartPole-v1"), np.random.default_rng(seed), []
+    obs, _ = env.reset(seed=seed)
+    while len(out) < 20 * n:
+        out.append(obs)
+        a = int(rng.integers(2)) if rng.random() < 0.2 else int(W @ torch.as_tensor(obs) > 0)
+        obs, _, term, trunc, _ = env.step(a)
+        if term or trunc:
+            obs, _ = env.reset()
+    picks = rng.choice(len(out), size=n, replace=False)
+    return torch.as_tensor(np.stack([out[i] for i in picks]), dtype=torch.float32)
+
+
+def hand_batch(variant: str, scale: float, logit: float, rule: str, samples: int = 64) -> Batch:
     w = W / W.norm()
+    if variant == "states":
+        # Behaviour cloning in one step: real visited states, logits of the linear policy's choice.
+        x = visited_states(samples)
+        side = torch.tanh((x @ w) / 0.05)
+        return Batch(
+            observations=x, targets=torch.stack([-logit * side, logit * side], 1), learning_rate=1.0,
+            env_id="CartPole-v1", inner_step=rule,
+        )  # fmt: skip
     x, y = [scale * w, -scale * w], [[-logit, logit], [logit, -logit]]
     if variant == "plane":
         basis, _ = torch.linalg.qr(torch.cat([w[:, None], torch.randn(4, 3, generator=torch.Generator().manual_seed(0))], 1))
@@ -46,14 +68,16 @@ def main() -> None:
     p.add_argument("--scale", type=float, default=0.2)
     p.add_argument("--logit", type=float, default=1.0)
     p.add_argument("--inits", type=int, default=10)
+    p.add_argument("--samples", type=int, nargs="+", default=[64], help="batch sizes of the states variant")
     a = p.parse_args()
     torch.set_num_threads(2)
     gym.logger.min_level = 40
     learners = list(HELD_OUT_VECTOR) + list(ZOO_VECTOR)
     table = {}
-    for variant in a.variants:
+    runs = [(v, n) for v in a.variants for n in (a.samples if v == "states" else [0])]
+    for variant, n in runs:
         for rule in a.rules:
-            batch = hand_batch(variant, a.scale, a.logit, rule)
+            batch = hand_batch(variant, a.scale, a.logit, rule, n)
             col = f"{variant} ({batch.num_samples}) {rule}"
             table[col] = {
                 ln.label: float(np.mean([r >= 475 for r in evaluate(batch, inits=a.inits, episodes=1, seed=1, arch=ln.arch, init=ln.init).per_init]))

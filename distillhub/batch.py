@@ -42,9 +42,9 @@ MAX_ELEMENTS = 2**28  # per tensor (1 GiB of float32)
 MAX_LEARNING_RATE = 1e6
 # The one step: plain SGD (the paper's rule), SGD scaled by the exact line search of the
 # learner's linearised batch loss (lr is then a dimensionless multiplier), or one damped
-# Gauss-Newton step (see distillhub.onestep).
-STEP_RULES = ("sgd", "sgd-ls", "gn")
-# gn solves an (N·K)² system and takes N·K backward passes: bounded so a batch cannot ask for more
+# Gauss-Newton step on every parameter (gn) or on the output layer alone (head; see distillhub.onestep).
+STEP_RULES = ("sgd", "sgd-ls", "gn", "head")
+# gn and head solve an (N·K)² system and take N·K backward passes: bounded so a batch cannot ask for more
 MAX_GN_ROWS = 4096
 
 
@@ -53,9 +53,9 @@ def check_step_rule(rule: str, rows: int | None = None) -> None:
     :data:`MAX_GN_ROWS` output rows (samples × outputs)."""
     if rule not in STEP_RULES:
         raise DistillhubError(f"unknown inner step '{rule}'; this version knows {', '.join(STEP_RULES)} (upgrade distillhub?)")
-    if rule == "gn" and rows is not None and rows > MAX_GN_ROWS:
+    if rule in ("gn", "head") and rows is not None and rows > MAX_GN_ROWS:
         raise DistillhubError(
-            f"the gn step is limited to {MAX_GN_ROWS:,} output rows (samples x outputs), this one has {rows:,}; "
+            f"the {rule} step is limited to {MAX_GN_ROWS:,} output rows (samples x outputs), this one has {rows:,}; "
             "use fewer samples or --inner-step sgd"
         )
 
@@ -76,8 +76,9 @@ class Batch:
             :mod:`distillhub.population`); empty means ``architecture@init`` alone.
         inner_loss: Loss of the one step; ``mse`` (mean over all elements).
         inner_step: ``sgd`` (θ1 = θ0 − lr·g), ``sgd-ls`` (θ1 = θ0 − lr·α*·g, α* the exact line
-            search of the learner's linearised batch loss along −g) or ``gn`` (one damped
-            Gauss-Newton step, see :func:`distillhub.onestep.step_params`).
+            search of the learner's linearised batch loss along −g), ``gn`` (one damped
+            Gauss-Newton step) or ``head`` (that step on the output layer alone), see
+            :func:`distillhub.onestep.step_params`.
         obs_mean / obs_std: If set, the learner sees ``(obs - obs_mean) / obs_std``.
         log_std: Continuous actions: the policy's state-independent log standard deviation.
         encoder: Parameters of a persistent feature extractor (kept, not re-initialised).

@@ -57,7 +57,8 @@ class DistillConfig:
     arch: str = DEFAULT_MLP
     init: str = DEFAULT_INIT
     # the one step: "sgd" (the paper's), "sgd-ls" (scaled by the learner's own line search) or
-    # "gn" (one damped Gauss-Newton step: every learner fits the batch to first order)
+    # "gn" (one damped Gauss-Newton step: every learner fits the batch to first order) or
+    # "head" (that step on the output layer alone: every learner fits the batch exactly)
     inner_step: str = "sgd"
     seed: int = 0
     device: str = "auto"
@@ -258,7 +259,7 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
     values.update({k: v for k, v in overrides.items() if v is not None})
     if overrides.get("time_limit") is not None and overrides.get("max_steps") is None:
         values["max_steps"] = NO_STEP_LIMIT  # a time budget alone is the budget: the family's step default would cut it
-    if values.get("inner_step") in ("sgd-ls", "gn") and overrides.get("init_lr") is None:
+    if values.get("inner_step") in ("sgd-ls", "gn", "head") and overrides.get("init_lr") is None:
         values["init_lr"] = 1.0  # a multiplier of the learner's own step, not an SGD step size
     return DistillConfig(env_id=env_id, env_kwargs=dict(env_kwargs or {}), **values)
 

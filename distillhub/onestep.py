@@ -44,7 +44,38 @@ def _line_search(out: torch.Tensor, y: torch.Tensor, jg: torch.Tensor, dims) -> 
 GN_DAMPING = 0.1
 
 
-def _gauss_newton_grads(forward, params: dict[str, torch.Tensor], y: torch.Tensor) -> dict[str, torch.Tensor]:
+# Ridge damping of the head step (same form): the head is linear in its own parameters, so the
+# step is exact and needs only enough damping to keep the solve well conditioned
+HEAD_DAMPING = 1e-3
+
+
+def head_names(module: nn.Module, params: dict[str, torch.Tensor] | None = None) -> set[str]:
+    """Names of the parameters the ``head`` rule steps: those of ``module``'s last ``nn.Linear``.
+
+    The last ``nn.Linear`` in ``module.modules()`` order must be the output layer (true of every
+    distillhub learner; a module of your own must register its output layer last).
+
+    Raises:
+        DistillhubError: The module has no ``nn.Linear``, or the head's parameters are frozen.
+    """
+    linears = [name for name, m in module.named_modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise DistillhubError(
+            "the 'head' one-step rule steps the learner's last nn.Linear (its output layer), and this module has none"
+        )
+    prefix = linears[-1]
+    own = dict(module.named_modules())[prefix].named_parameters(recurse=False)
+    names = {f"{prefix}.{n}" if prefix else n for n, _ in own}
+    if params is not None:
+        names &= set(params)
+    if not names:
+        raise DistillhubError("the 'head' one-step rule needs the output layer's parameters trainable; they are frozen")
+    return names
+
+
+def _gauss_newton_grads(
+    forward, params: dict[str, torch.Tensor], y: torch.Tensor, damping: float = GN_DAMPING
+) -> dict[str, torch.Tensor]:
     """Jᵀ (J Jᵀ + λI)⁻¹ r, r = f(x) − y: the damped Gauss-Newton direction of the batch loss.
 
     J is the Jacobian of the learner's outputs on the batch (one row per output element), so
@@ -56,9 +87,9 @@ def _gauss_newton_grads(forward, params: dict[str, torch.Tensor], y: torch.Tenso
     jac = jacrev(forward)(params)
     rows = torch.cat([jac[k].reshape(n, -1) for k in params], dim=1)
     kernel = rows @ rows.T
-    damping = GN_DAMPING * kernel.diagonal().mean().clamp_min(1e-30)
+    lam = damping * kernel.diagonal().mean().clamp_min(1e-30)
     eye = torch.eye(n, dtype=kernel.dtype, device=kernel.device)
-    weights = torch.linalg.solve(kernel + damping * eye, (out - y).reshape(n))
+    weights = torch.linalg.solve(kernel + lam * eye, (out - y).reshape(n))
     (grads,) = vjp_fn(weights.view_as(out))
     return grads
 
@@ -87,7 +118,11 @@ def step_params(
             dimensionless multiplier and the step does not depend on the learner's gradient scale),
             or ``gn`` (θ1 = θ0 − lr·Jᵀ(JJᵀ + λI)⁻¹(f(x) − y), one damped Gauss-Newton step: at
             ``lr`` = 1 every learner's linearised outputs on ``x`` move to ``y``, λ = ``GN_DAMPING``
-            × the mean diagonal of JJᵀ).
+            × the mean diagonal of JJᵀ), or ``head`` (the same step on the output layer alone,
+            the last ``nn.Linear``, with λ = ``HEAD_DAMPING`` × its mean diagonal; every other
+            parameter stays at its init: the outputs are linear in the head, so at ``lr`` = 1
+            every learner's outputs on ``x`` move to ``y`` up to the damping, exactly, whatever
+            the depth, activation, normalisation or init of the layers below).
 
     Returns:
         θ1 with the same keys as ``params``.
@@ -103,6 +138,12 @@ def step_params(
     if rule == "gn":
         grads = _gauss_newton_grads(forward, params, y)
         return {k: params[k] - lr * grads[k] for k in params}
+    if rule == "head":
+        names = head_names(module, params)
+        head = {k: v for k, v in params.items() if k in names}
+        rest = {k: v for k, v in params.items() if k not in names}
+        grads = _gauss_newton_grads(lambda h: forward({**rest, **h}), head, y, HEAD_DAMPING)
+        return {**rest, **{k: head[k] - lr * grads[k] for k in head}}
     grads = grad(loss_fn)(params)
     if rule == "sgd-ls":
         out, jg = jvp(forward, (params,), (grads,))
@@ -126,7 +167,7 @@ def step_population(
     the same θ1 as ``vmap(step_params)`` (the other modules' path) at a fraction of the cost.
     The result is differentiable in ``x``, ``y``, ``lr`` and ``frozen`` when grad mode is on.
     """
-    if frozen or rule == "gn" or not is_plain_mlp(module):
+    if frozen or rule in ("gn", "head") or not is_plain_mlp(module):
         return torch.func.vmap(lambda p: step_params(module, p, x, y, lr, frozen, rule))(params)
     count = next(iter(params.values())).shape[0]
     differentiable = torch.is_grad_enabled() and any(
