@@ -90,6 +90,7 @@ class DistillConfig:
     # the batch at the start
     x_init_std: float = 1.0
     init_lr: float = 0.1
+    learn_lr: bool = True  # False: the step size stays init_lr (the batch alone is learned)
     init_log_std: float = -0.5
     # normalisation
     obs_norm: bool = False
@@ -410,7 +411,8 @@ class Distiller:
         self.x = nn.Parameter(x0.to(self.device))
         self.y = nn.Parameter(torch.zeros(cfg.samples, n_out, device=self.device))
         self.log_lr = nn.Parameter(torch.tensor(math.log(cfg.init_lr), device=self.device))
-        meta_params = [self.x, self.y, self.log_lr]
+        meta_params = [self.x, self.y] + ([self.log_lr] if cfg.learn_lr else [])
+        self.log_lr.requires_grad_(cfg.learn_lr)
         self.log_std = None
         if self.continuous:
             self.log_std = nn.Parameter(torch.full((n_out,), cfg.init_log_std, device=self.device))

@@ -36,8 +36,9 @@ class Learner:
 
 
 # Named distributions, for vector and for image observations. `zoo` spans widths 32-256,
-# depths 1-3, every activation, LayerNorm, all four init schemes and a Transformer.
+# depths 0-4, every activation, LayerNorm, all four init schemes and two Transformers.
 ZOO_VECTOR = (
+    Learner("mlp::tanh", "xavier"),
     Learner("mlp:64-64:tanh", "orthogonal:0.01"),
     Learner("mlp:256-256:relu", "kaiming"),
     Learner("mlp:32:gelu", "xavier"),
@@ -45,7 +46,9 @@ ZOO_VECTOR = (
     Learner("mlp:64-64:elu", "xavier"),
     Learner("mlp:64-64:relu:ln", "torch-default"),
     Learner("mlp:128-64:tanh", "torch-default"),
+    Learner("mlp:64-64-64-64:relu", "kaiming"),
     Learner("transformer:32-1-4", "torch-default"),
+    Learner("transformer:32-2-4", "torch-default"),
 )
 ZOO_IMAGE = (
     Learner(DEFAULT_CNN, "orthogonal:0.01"),

@@ -160,3 +160,121 @@ def test_gauss_newton_population_step_equals_per_init_step_and_reaches_x_y_lr():
         probe = torch.randn(3, 5, 3, dtype=torch.double)
         grads = torch.autograd.grad(population_forward(net, together, probe).square().sum(), (x, y, lr))
         assert all(torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)
+
+
+def test_head_step_fits_the_batch_exactly_for_any_learner_and_leaves_the_rest_at_init():
+    """The outputs are linear in the head, so one head step lands every learner's outputs on Y up
+    to the ridge damping, whatever its depth, activation, normalisation or init, in float64."""
+    from distillhub.learners import build_learner, reinit_
+    from distillhub.onestep import head_names
+
+    torch.manual_seed(3)
+    # fewer samples than the linear model (depth 0) has features per output (4 inputs and the bias)
+    x, y = torch.randn(3, 4, dtype=torch.double), torch.randn(3, 2, dtype=torch.double)
+    for arch, init in (
+        ("mlp::tanh", "torch-default"),
+        ("mlp:64-64-64-64-64:relu", "kaiming"),
+        ("mlp:32-32:gelu:ln", "xavier"),
+        ("resmlp:32x2:relu", "torch-default"),
+        ("transformer:16-2-2", "torch-default"),
+    ):
+        net = build_learner(arch, (4,), 2).double()
+        reinit_(net, init, torch.Generator().manual_seed(0))
+        before = {n: p.detach().clone() for n, p in net.named_parameters()}
+        err0 = (net(x) - y).abs().max().item()
+        new = step_params(net, before, x, y, torch.tensor(1.0, dtype=torch.double), rule="head")
+        err1 = (torch.func.functional_call(net, new, (x,)) - y).abs().max().item()
+        assert err1 < 0.05 * err0, (arch, err0, err1)
+        heads = head_names(net)
+        assert heads and all(n.endswith(("weight", "bias")) for n in heads)
+        for n in before:
+            assert torch.equal(new[n], before[n]) != (n in heads), (arch, n)  # the head moved, nothing else
+        # one_step (float32, the loader's path) applies the same rule
+        stepped = one_step(net.float(), _batch(x.float(), y.float(), 1.0, inner_step="head"))
+        assert (stepped(x.float()) - y.float()).abs().max().item() < 0.05 * err0
+
+
+def test_head_step_equals_the_ridge_solution_on_a_linear_model():
+    from distillhub.onestep import HEAD_DAMPING
+
+    torch.manual_seed(4)
+    n, d, k = 6, 3, 2
+    x, y = torch.randn(n, d, dtype=torch.double), torch.randn(n, k, dtype=torch.double)
+    model = nn.Linear(d, k).double()
+    r = model(x).detach() - y
+    gram = x @ x.T + 1.0
+    lam = HEAD_DAMPING * gram.diagonal().mean()
+    expected = lam * torch.linalg.solve(gram + lam * torch.eye(n, dtype=torch.double), r)  # per output, same kernel
+    params = {nm: p.detach() for nm, p in model.named_parameters()}
+    new = step_params(model, params, x, y, torch.tensor(1.0, dtype=torch.double), rule="head")
+    torch.testing.assert_close(torch.func.functional_call(model, new, (x,)) - y, expected)
+
+
+def test_head_population_step_equals_per_init_step_and_reaches_x_y_lr():
+    from distillhub.learners import build_learner, fresh_params, population_forward
+    from distillhub.onestep import step_population
+
+    torch.manual_seed(7)
+    for arch, init in (("mlp:8-8:relu", "kaiming"), ("transformer:8-1-2", "torch-default")):
+        net = build_learner(arch, (3,), 2).double()
+        theta0 = {k: v.double() for k, v in fresh_params(net, init, torch.Generator().manual_seed(0), 3).items()}
+        x = torch.randn(4, 3, dtype=torch.double, requires_grad=True)
+        y = torch.randn(4, 2, dtype=torch.double, requires_grad=True)
+        lr = torch.tensor(0.9, dtype=torch.double, requires_grad=True)
+        together = step_population(net, theta0, x, y, lr, rule="head")
+        for i in range(3):
+            alone = step_params(net, {k: v[i] for k, v in theta0.items()}, x, y, lr, rule="head")
+            for k in alone:
+                torch.testing.assert_close(together[k][i], alone[k])
+        probe = torch.randn(3, 5, 3, dtype=torch.double)
+        grads = torch.autograd.grad(population_forward(net, together, probe).square().sum(), (x, y, lr))
+        assert all(torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)
+
+
+def test_head_step_needs_a_trainable_linear_output_layer():
+    import pytest
+
+    from distillhub.errors import DistillhubError
+
+    batch = _batch(torch.randn(3, 4), torch.randn(3, 2), 1.0, inner_step="head")
+    with pytest.raises(DistillhubError, match="last nn.Linear"):
+        one_step(nn.Conv1d(1, 1, 1), batch)
+    frozen = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    frozen[2].requires_grad_(False)
+    with pytest.raises(DistillhubError, match="frozen"):
+        one_step(frozen, batch)
+
+
+def test_head_closed_form_equals_the_generic_jacobian_step():
+    """Distillhub's learners take the head step in closed form; any other module through the
+    head's Jacobian. Both are the same θ1 (float64), also through a persistent encoder."""
+    from distillhub.learners import build_learner, reinit_
+
+    class Wrapped(nn.Module):  # not a Sequential: the generic path
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x)
+
+    torch.manual_seed(8)
+    x, y = torch.randn(6, 4, dtype=torch.double), torch.randn(6, 2, dtype=torch.double)
+    lr = torch.tensor(0.8, dtype=torch.double)
+    for arch in ("mlp::tanh", "mlp:16-16:relu", "resmlp:16x1:gelu", "transformer:8-1-2"):
+        net = build_learner(arch, (4,), 2).double()
+        reinit_(net, "torch-default", torch.Generator().manual_seed(1))
+        params = {n: p.detach() for n, p in net.named_parameters()}
+        fast = step_params(net, params, x, y, lr, rule="head")
+        slow = step_params(Wrapped(net), {"net." + n: p for n, p in params.items()}, x, y, lr, rule="head")
+        for n in params:
+            torch.testing.assert_close(fast[n], slow["net." + n])
+    # with frozen layers below the head (a persistent encoder): only the trainable head steps
+    net = build_learner("mlp:16-16:relu", (4,), 2).double()
+    params = {n: p.detach() for n, p in net.named_parameters()}
+    frozen = {k: params.pop(k) for k in ("0.weight", "0.bias")}
+    fast = step_params(net, params, x, y, lr, frozen, rule="head")
+    slow = step_params(Wrapped(net), {"net." + n: p for n, p in params.items()}, x, y, lr,
+                       {"net." + n: p for n, p in frozen.items()}, rule="head")  # fmt: skip
+    for n in params:
+        torch.testing.assert_close(fast[n], slow["net." + n])

@@ -247,6 +247,8 @@ def test_files_follow_the_umask_and_card_rewrites_only_the_card(tmp_path):
         (["--push-to", "bad id"], "is not a valid repo id"),
         (["--env", "no.such_module:Foo-v0"], "cannot import module 'no.such_module'"),
         (["--inner-step", "gn", "--samples", "3000"], "the gn step is limited to 4,096 output rows"),
+        (["--inner-step", "head", "--samples", "3000"], "the head step is limited to 4,096 output rows"),
+        (["--inner-step", "newton"], "unknown inner step 'newton'"),
         (["--set", "gama=0.9"], "--set takes KEY=VALUE with KEY a config field"),
         (["--set", "gamma"], "--set takes KEY=VALUE"),
         (["--set", "gamma=high"], "--set gamma: 'high' is not a float"),
@@ -279,6 +281,11 @@ def test_bad_batches_through_info_eval_and_load_policy(tmp_path, cartpole_batch)
             {"observations": torch.zeros(2100, 4), "targets": torch.zeros(2100, 2)},
             {"inner_step": "gn"},
             "the gn step is limited to 4,096 output rows",
+        ),
+        "huge-head": (
+            {"observations": torch.zeros(2100, 4), "targets": torch.zeros(2100, 2)},
+            {"inner_step": "head"},
+            "the head step is limited to 4,096 output rows",
         ),
     }
     for name, (tensors, metadata, needle) in cases.items():
