@@ -1,11 +1,12 @@
 """Any-learner benchmark: single-learner vs `zoo` distillation, judged on learners no run trained on.
 
-For each env: distil with the default single learner and with `--learners zoo` (same seed, same budget),
-then evaluate both batches on the held-out learner set (`distillhub.population.HELD_OUT_VECTOR`: other
+For each env: distil once per `--runs` entry, `DISTRIBUTION:RULE[:SAMPLES]` (e.g. the default single learner with
+the paper's step, `single:sgd`, and `zoo:head:64`), same seed and budget, each stopping early on its own target,
+then evaluate every batch on the held-out learner set (`distillhub.population.HELD_OUT_VECTOR`: other
 widths, depths 0-5, every activation and init scheme, a LayerNorm-residual MLP, a Transformer of another
 size) with K fresh inits each, one step, greedy episodes in gymnasium's env. Prints one markdown table.
 
-    cd benchmarks && PYTHONPATH=.. python learners.py --envs CartPole-v1 --time-limit 240 --inits 10
+    cd benchmarks && PYTHONPATH=.. python learners.py --envs CartPole-v1 --runs single:sgd zoo:head:64 --time-limit 240
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 
 import torch
 
-from distillhub.distill import default_config, distill
+from distillhub.distill import default_config, distill, parse_settings
 from distillhub.envs import env_info
 from distillhub.evaluate import evaluate_learners
 from distillhub.population import HELD_OUT_VECTOR
@@ -25,13 +26,13 @@ ENV_KWARGS = {"distillhub/CartPoleND-v0": {"n_dims": 2}}
 SAMPLES = {"distillhub/CartPoleND-v0": 3}
 
 
-def run(
-    env_id: str, learners: str, seed: int, time_limit: float, samples: int | None, inits: int, episodes: int, inner_step: str = "sgd"
-):
+def run(env_id: str, spec: str, seed: int, time_limit: float, inits: int, episodes: int, settings: dict):
+    learners, inner_step, *rest = spec.split(":")
+    samples = int(rest[0]) if rest else SAMPLES.get(env_id)
     kwargs = ENV_KWARGS.get(env_id, {})
     cfg = default_config(
-        env_id, kwargs, learners=learners, seed=seed, time_limit=time_limit, samples=samples or SAMPLES.get(env_id),
-        inner_step=inner_step,
+        env_id, kwargs, learners=learners, seed=seed, time_limit=time_limit, samples=samples, inner_step=inner_step,
+        **settings,
     )
     start = time.monotonic()
     batch = distill(cfg)
@@ -59,27 +60,26 @@ def run(
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="+", default=["CartPole-v1"])
-    p.add_argument("--distributions", nargs="+", default=["single", "zoo"])
+    p.add_argument("--runs", nargs="+", default=["single:sgd", "zoo:head:64"], help="DISTRIBUTION:RULE[:SAMPLES] each")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-limit", type=float, default=240)
-    p.add_argument("--samples", type=int, default=None)
     p.add_argument("--inits", type=int, default=10)
     p.add_argument("--episodes", type=int, default=1)
-    p.add_argument("--inner-step", default="sgd", choices=["sgd", "sgd-ls"])
+    p.add_argument("--set", nargs="*", default=[], help="config fields for every run, e.g. eval_inits=4")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     a = p.parse_args()
     torch.set_num_threads(2)
     rows = []
     for env_id in a.envs:
-        for dist in a.distributions:
-            rows.append(run(env_id, dist, a.seed, a.time_limit, a.samples, a.inits, a.episodes, a.inner_step))
+        for spec in a.runs:
+            rows.append(run(env_id, spec, a.seed, a.time_limit, a.inits, a.episodes, parse_settings(a.set)))
             print(json.dumps(rows[-1]), flush=True)
     print()
-    print("| env | distilled for | N | wall (s) | env steps | stop | held-out mean | worst init | inits ≥ threshold |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| env | distilled for | rule | N | wall (s) | env steps | stop | held-out mean | worst init | inits ≥ threshold |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         solved = "-" if r["held_out_solved"] is None else f"{100 * r['held_out_solved']:.0f} %"
-        print(f"| {r['env']} | {r['learners']} | {r['samples']} | {r['wall_s']} | {r['env_steps']:,} | {r['stop']} | "
+        print(f"| {r['env']} | {r['learners']} | {r['inner_step']} | {r['samples']} | {r['wall_s']} | {r['env_steps']:,} | {r['stop']} | "
               f"{r['held_out_mean']} | {r['held_out_worst']} | {solved} |")  # fmt: skip
     print()
     fams = list(rows[0]["families"])
@@ -87,7 +87,7 @@ def main() -> None:
     print("|---|---|" + "---|" * len(fams))
     for r in rows:
         cells = [f"{r['families'][f]['mean']:.0f} / {r['families'][f]['min']:.0f}" for f in fams]
-        print(f"| {r['env']} | {r['learners']} | " + " | ".join(cells) + " |")
+        print(f"| {r['env']} | {r['learners']} {r['inner_step']} | " + " | ".join(cells) + " |")
     print("\n(per family: mean / worst init)")
     if a.json:
         with open(a.json, "w") as f:

@@ -57,6 +57,11 @@ class Ranks:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return float(t)
 
+    def broadcast_(self, tensor: torch.Tensor) -> None:
+        """Overwrite ``tensor`` in place with rank 0's (e.g. a batch initialised from rank 0's envs)."""
+        if self.world > 1:
+            dist.broadcast(tensor, src=0)
+
     def mean_grads(self, params) -> None:
         """Average the gradients of ``params`` across ranks."""
         self.mean_([p.grad for p in params if p.grad is not None])

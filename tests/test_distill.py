@@ -126,3 +126,20 @@ def test_a_time_limit_alone_is_the_budget():
     assert default_config("Hopper-v5").max_steps == 1_000_000
     assert default_config("Hopper-v5", time_limit=1800).max_steps == NO_STEP_LIMIT
     assert default_config("Hopper-v5", time_limit=1800, max_steps=5000).max_steps == 5000
+
+
+def test_x_init_states_starts_the_batch_on_visited_states_and_head_defaults():
+    """x_init=states: the batch starts as observations the env produced (CartPole's are inside its
+    termination box, unlike N(0, 1) draws), and the rollout continues from the warmed-up envs."""
+    cfg = default_config("CartPole-v1", samples=64, x_init="states", inner_step="head", max_steps=8192, eval_inits=2)
+    assert cfg.learn_lr is False and cfg.init_lr == 1.0  # head: the step fits the batch at lr 1
+    d = Distiller(cfg)
+    x = d.x.detach().clone()
+    assert x.shape == (64, 4) and len(torch.unique(x, dim=0)) == 64
+    assert x[:, 2].abs().max() < 0.21 and x[:, 0].abs().max() < 2.4  # pole angle and cart inside the box
+    rand = Distiller(default_config("CartPole-v1", samples=64, max_steps=8192, eval_inits=2)).x.detach()
+    assert rand[:, 2].abs().max() > 0.21
+    batch = d.run()
+    assert batch.inner_step == "head" and batch.learning_rate == 1.0  # not learned by default
+    assert not torch.equal(batch.observations, x)  # the meta-gradient moved it
+    assert default_config("CartPole-v1", inner_step="head", learn_lr=True).learn_lr is True

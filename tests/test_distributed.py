@@ -63,6 +63,11 @@ def _worker(rank: int, world: int, port: int, folder: str) -> None:
     try:
         out = _minibatch_grads(Ranks(rank, world))
         out["scaled_rewards"] = _scaled_rewards(Ranks(rank, world))
+        # x_init=states: every rank's envs differ (own seeds), so rank 0's states are broadcast
+        cfg = default_config("CartPole-v1", population=2, num_envs=8, samples=16, x_init="states", eval_inits=1)
+        d = Distiller(cfg, ranks=Ranks(rank, world))
+        out["x_states"] = d.x.detach().clone()
+        d.close()
         save_file(out, f"{folder}/rank{rank}.safetensors")
     finally:
         dist.destroy_process_group()
@@ -74,7 +79,9 @@ def test_two_ranks_compute_the_meta_gradient_of_one_process(tmp_path):
     mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
     for rank in range(2):
         got = load_file(str(tmp_path / f"rank{rank}.safetensors"))
-        assert set(got) == set(single) | {"scaled_rewards"}
+        assert set(got) == set(single) | {"scaled_rewards", "x_states"}
+        torch.testing.assert_close(got["x_states"], load_file(str(tmp_path / "rank0.safetensors"))["x_states"], rtol=0, atol=0)
+        assert got["x_states"][:, 2].abs().max() < 0.21  # visited CartPole states
         for name, grad in single.items():
             torch.testing.assert_close(got[name], grad, rtol=1e-5, atol=1e-6, msg=name)
         # reward scaling with every rank's returns (one all-reduce per rollout) = one process on all envs
