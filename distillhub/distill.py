@@ -77,6 +77,8 @@ class DistillConfig:
     update_epochs: int = 4
     num_minibatches: int = 4
     meta_lr: float = 3e-3
+    # decay the batch's learning rate linearly to 0 over the budget (steps or time, whichever is nearer)
+    anneal_meta_lr: bool = False
     critic_lr: float = 1e-3
     critic_arch: str = DEFAULT_MLP
     gamma: float = 0.99
@@ -642,6 +644,14 @@ class Distiller:
 
     # ------------------------------------------------------------------ the loop
 
+    def _progress(self) -> float:
+        """The spent fraction of the budget: env steps or training time, whichever is further along."""
+        cfg = self.cfg
+        done = self.global_step / cfg.max_steps if cfg.max_steps < NO_STEP_LIMIT else 0.0
+        if cfg.time_limit is not None:
+            done = max(done, self.elapsed / cfg.time_limit)
+        return min(done, 1.0)
+
     def _done(self) -> str | None:
         cfg = self.cfg
         if self.global_step >= cfg.max_steps:
@@ -755,6 +765,9 @@ class Distiller:
                 b_obs, b_act, b_logp = per_init(obs_buf), per_init(act_buf), per_init(logp_buf)
                 b_adv, b_ret = per_init(advantages), per_init(returns)
                 mb_size = T * Ep // cfg.num_minibatches
+                if cfg.anneal_meta_lr:
+                    for group in self.meta_opt.param_groups:
+                        group["lr"] = cfg.meta_lr * (1.0 - self._progress())
                 for _ in range(cfg.update_epochs):
                     perm = torch.randperm(T * Ep, generator=self.perm_gen, device=device)
                     for start in range(0, T * Ep, mb_size):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from distillhub.batch import Batch, load_folder
@@ -143,3 +144,12 @@ def test_x_init_states_starts_the_batch_on_visited_states_and_head_defaults():
     assert batch.inner_step == "head" and batch.learning_rate == 1.0  # not learned by default
     assert not torch.equal(batch.observations, x)  # the meta-gradient moved it
     assert default_config("CartPole-v1", inner_step="head", learn_lr=True).learn_lr is True
+
+
+def test_anneal_meta_lr_decays_the_batch_learning_rate_over_the_budget():
+    cfg = default_config("CartPole-v1", max_steps=4 * ITER_STEPS, eval_every=100, eval_inits=2, anneal_meta_lr=True)
+    d = Distiller(cfg)
+    seen = []
+    d.run(lambda stats: seen.append(d.meta_opt.param_groups[0]["lr"] / cfg.meta_lr))
+    assert seen == pytest.approx([1.0, 0.75, 0.5, 0.25])
+    assert d.critic_opt.param_groups[0]["lr"] == cfg.critic_lr  # the critic keeps its rate
