@@ -73,6 +73,16 @@ def head_names(module: nn.Module, params: dict[str, torch.Tensor] | None = None)
     return names
 
 
+def _spd_solve(matrix: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """``matrix⁻¹ rhs`` for (batches of) symmetric positive definite matrices, by Cholesky.
+
+    A damped kernel is SPD, and Cholesky also sidesteps MKL's batched LU solve, which fails or
+    hangs with several threads from ~150 rows (pytorch/pytorch#142815; measured here with 2
+    threads and 256 rows).
+    """
+    return torch.cholesky_solve(rhs, torch.linalg.cholesky_ex(matrix).L)
+
+
 def _sequential_head(module: nn.Module) -> bool:
     """A ``Sequential`` ending in its head ``Linear`` (every distillhub learner): the head step has a closed form."""
     return isinstance(module, nn.Sequential) and isinstance(module[-1], nn.Linear)
@@ -105,7 +115,7 @@ def _head_step_closed_form(
     kernel = feats @ feats.transpose(1, 2) + (1.0 if bias is not None else 0.0)  # [P, N, N]
     lam = HEAD_DAMPING * kernel.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(1e-30)
     eye = torch.eye(kernel.shape[1], dtype=kernel.dtype, device=kernel.device)
-    weights = torch.linalg.solve(kernel + lam.view(-1, 1, 1) * eye, out - y)  # [P, N, n_out]
+    weights = _spd_solve(kernel + lam.view(-1, 1, 1) * eye, out - y)  # [P, N, n_out]
     new = dict(params)
     new[f"{last}.weight"] = weight - lr * weights.transpose(1, 2) @ feats
     if bias is not None:
@@ -129,7 +139,7 @@ def _gauss_newton_grads(
     kernel = rows @ rows.T
     lam = damping * kernel.diagonal().mean().clamp_min(1e-30)
     eye = torch.eye(n, dtype=kernel.dtype, device=kernel.device)
-    weights = torch.linalg.solve(kernel + lam * eye, (out - y).reshape(n))
+    weights = _spd_solve(kernel + lam * eye, (out - y).reshape(n, 1)).reshape(n)
     (grads,) = vjp_fn(weights.view_as(out))
     return grads
 

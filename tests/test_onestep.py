@@ -278,3 +278,26 @@ def test_head_closed_form_equals_the_generic_jacobian_step():
                        {"net." + n: p for n, p in frozen.items()}, rule="head")  # fmt: skip
     for n in params:
         torch.testing.assert_close(fast[n], slow["net." + n])
+
+
+def test_population_head_step_with_several_threads_and_256_rows():
+    """MKL's batched LU solve fails (and can hang) with 2 threads from ~150 rows; the head and
+    gn steps solve their kernels by Cholesky instead. Run in a child process, so a hang is a failure."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch\n"
+        "from distillhub.learners import build_learner, fresh_params\n"
+        "from distillhub.onestep import step_population\n"
+        "torch.set_num_threads(2)\n"
+        "net = build_learner('mlp::tanh', (4,), 2)\n"
+        "theta = fresh_params(net, 'xavier', torch.Generator().manual_seed(0), 3)\n"
+        "x, y = torch.randn(256, 4), torch.randn(256, 2)\n"
+        "new = step_population(net, theta, x, y, 1.0, rule='head')\n"
+        "assert all(bool(torch.isfinite(v).all()) for v in new.values())\n"
+        "print('ok')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-500:]
+    assert "MKL ERROR" not in r.stderr
