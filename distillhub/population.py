@@ -38,9 +38,9 @@ class Learner:
 # Named distributions, for vector and for image observations. `zoo` spans widths 32-256,
 # depths 0-4, every activation, LayerNorm, all four init schemes and two Transformers.
 ZOO_VECTOR = (
-    Learner("mlp::tanh", "xavier"),
-    Learner("mlp:64-64:tanh", "orthogonal:0.01"),
+    Learner("mlp:64-64:tanh", "orthogonal:0.01"),  # first: the learner load_policy builds by default
     Learner("mlp:256-256:relu", "kaiming"),
+    Learner("mlp::tanh", "xavier"),
     Learner("mlp:32:gelu", "xavier"),
     Learner("mlp:128-128-128:silu", "torch-default"),
     Learner("mlp:64-64:elu", "xavier"),
