@@ -267,10 +267,15 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         values["max_steps"] = NO_STEP_LIMIT  # a time budget alone is the budget: the family's step default would cut it
     if values.get("inner_step") in ("sgd-ls", "gn", "head") and overrides.get("init_lr") is None:
         values["init_lr"] = 1.0  # a multiplier of the learner's own step, not an SGD step size
-    if values.get("inner_step") == "head" and overrides.get("learn_lr") is None:
-        # the head step fits the batch exactly at lr 1; a learned lr > 1 extrapolates past the fit and
-        # amplifies each learner's own init (measured: held-out CartPole 68 % with it, 78 % without)
-        values["learn_lr"] = False
+    if values.get("inner_step") == "head":
+        if overrides.get("learn_lr") is None:
+            # the head step fits the batch exactly at lr 1; a learned lr > 1 extrapolates past the fit and
+            # amplifies each learner's own init (measured: held-out CartPole 68 % with it, 78 % without)
+            values["learn_lr"] = False
+        if overrides.get("x_init") is None:
+            # every learner interpolates the batch with its own kernel, so the batch must sit where the
+            # states are (measured: held-out CartPole 95 % from N(0, 1), 99 % from visited states)
+            values["x_init"] = "states"
     return DistillConfig(env_id=env_id, env_kwargs=dict(env_kwargs or {}), **values)
 
 

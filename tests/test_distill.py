@@ -132,8 +132,8 @@ def test_a_time_limit_alone_is_the_budget():
 def test_x_init_states_starts_the_batch_on_visited_states_and_head_defaults():
     """x_init=states: the batch starts as observations the env produced (CartPole's are inside its
     termination box, unlike N(0, 1) draws), and the rollout continues from the warmed-up envs."""
-    cfg = default_config("CartPole-v1", samples=64, x_init="states", inner_step="head", max_steps=8192, eval_inits=2)
-    assert cfg.learn_lr is False and cfg.init_lr == 1.0  # head: the step fits the batch at lr 1
+    cfg = default_config("CartPole-v1", samples=64, inner_step="head", max_steps=8192, eval_inits=2)
+    assert cfg.learn_lr is False and cfg.init_lr == 1.0 and cfg.x_init == "states"  # the head defaults
     d = Distiller(cfg)
     x = d.x.detach().clone()
     assert x.shape == (64, 4) and len(torch.unique(x, dim=0)) == 64
@@ -144,6 +144,8 @@ def test_x_init_states_starts_the_batch_on_visited_states_and_head_defaults():
     assert batch.inner_step == "head" and batch.learning_rate == 1.0  # not learned by default
     assert not torch.equal(batch.observations, x)  # the meta-gradient moved it
     assert default_config("CartPole-v1", inner_step="head", learn_lr=True).learn_lr is True
+    assert default_config("CartPole-v1", inner_step="head", x_init="random").x_init == "random"
+    assert default_config("CartPole-v1").x_init == "random"  # the paper's rule keeps the paper's start
 
 
 def test_anneal_meta_lr_decays_the_batch_learning_rate_over_the_budget():
