@@ -2,11 +2,13 @@
 
 Builds CartPole-v1 batches by hand from a linear policy that balances the pole (push right when w·obs > 0,
 w = [0.1, 0.5, 1, 0.5]): two samples ±s·w with opposite logits ±c, optionally the origin and ±s·u for three
-directions u orthogonal to w with zero logits ("plane": the decision boundary pinned by 9 samples). Every learner
-of the held-out set and of the zoo takes the one step with each rule from `--inits` fresh inits; one greedy
-episode each in gymnasium's env. Prints the fraction of inits >= 475 per learner and rule.
+directions u orthogonal to w with zero logits ("plane": the decision boundary pinned by 9 samples), or N states
+the policy visits with 20 % random actions, labelled with its choice ("states": behaviour cloning in one step).
+Every learner of the held-out set and of the zoo takes the one step with each rule from `--inits` fresh inits;
+one greedy episode each in gymnasium's env. Prints the fraction of inits >= 475 per learner and rule.
 
     cd benchmarks && PYTHONPATH=.. python step_rules.py --variants pair plane --rules sgd-ls gn
+    cd benchmarks && PYTHONPATH=.. python step_rules.py --variants states --samples 16 64 256 --rules head gn sgd-ls
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def hand_batch(variant: str, scale: float, logit: float, rule: str, samples: int
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variants", nargs="+", default=["pair", "plane"])
-    p.add_argument("--rules", nargs="+", default=["sgd-ls", "gn"])
+    p.add_argument("--rules", nargs="+", default=["sgd-ls", "gn", "head"])
     p.add_argument("--scale", type=float, default=0.2)
     p.add_argument("--logit", type=float, default=1.0)
     p.add_argument("--inits", type=int, default=10)
