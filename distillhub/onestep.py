@@ -73,19 +73,26 @@ def head_names(module: nn.Module, params: dict[str, torch.Tensor] | None = None)
     return names
 
 
-def _spd_solve(matrix: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-    """``matrix⁻¹ rhs`` for (batches of) symmetric positive definite matrices, by Cholesky.
+def _damped_solve(kernel: torch.Tensor, rhs: torch.Tensor, damping: float) -> torch.Tensor:
+    """``(K + λI)⁻¹ rhs`` with λ = ``damping`` × mean diag(K), for a kernel [..., N, N] (batched or not).
 
-    A damped kernel is SPD, and Cholesky also sidesteps MKL's batched LU solve, which fails or
-    hangs with several threads from ~150 rows (pytorch/pytorch#142815; measured here with 2
-    threads and 256 rows).
+    K + λI is symmetric positive definite, so it is solved by Cholesky, which also sidesteps MKL's
+    batched LU solve: that fails or hangs with several threads from ~150 rows
+    (pytorch/pytorch#142815; measured here with 2 threads and 256 rows).
     """
-    return torch.cholesky_solve(rhs, torch.linalg.cholesky_ex(matrix).L)
+    lam = damping * kernel.diagonal(dim1=-2, dim2=-1).mean(dim=-1).clamp_min(1e-30)
+    eye = torch.eye(kernel.shape[-1], dtype=kernel.dtype, device=kernel.device)
+    return torch.cholesky_solve(rhs, torch.linalg.cholesky_ex(kernel + lam[..., None, None] * eye).L)
 
 
-def _sequential_head(module: nn.Module) -> bool:
-    """A ``Sequential`` ending in its head ``Linear`` (every distillhub learner): the head step has a closed form."""
-    return isinstance(module, nn.Sequential) and isinstance(module[-1], nn.Linear)
+def _closed_form_head(module: nn.Module, params: dict[str, torch.Tensor]) -> bool:
+    """A ``Sequential`` ending in its head ``Linear`` (every distillhub learner), all of the head
+    trainable: the head step has a closed form."""
+    return (
+        isinstance(module, nn.Sequential)
+        and isinstance(module[-1], nn.Linear)
+        and head_names(module, params) == head_names(module)
+    )
 
 
 def _head_step_closed_form(
@@ -113,9 +120,7 @@ def _head_step_closed_form(
     weight, bias = params[f"{last}.weight"], params.get(f"{last}.bias")
     out = feats @ weight.transpose(1, 2) + (bias.unsqueeze(1) if bias is not None else 0)
     kernel = feats @ feats.transpose(1, 2) + (1.0 if bias is not None else 0.0)  # [P, N, N]
-    lam = HEAD_DAMPING * kernel.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(1e-30)
-    eye = torch.eye(kernel.shape[1], dtype=kernel.dtype, device=kernel.device)
-    weights = _spd_solve(kernel + lam.view(-1, 1, 1) * eye, out - y)  # [P, N, n_out]
+    weights = _damped_solve(kernel, out - y, HEAD_DAMPING)  # [P, N, n_out]
     new = dict(params)
     new[f"{last}.weight"] = weight - lr * weights.transpose(1, 2) @ feats
     if bias is not None:
@@ -136,10 +141,7 @@ def _gauss_newton_grads(
     n = out.numel()
     jac = jacrev(forward)(params)
     rows = torch.cat([jac[k].reshape(n, -1) for k in params], dim=1)
-    kernel = rows @ rows.T
-    lam = damping * kernel.diagonal().mean().clamp_min(1e-30)
-    eye = torch.eye(n, dtype=kernel.dtype, device=kernel.device)
-    weights = _spd_solve(kernel + lam * eye, (out - y).reshape(n, 1)).reshape(n)
+    weights = _damped_solve(rows @ rows.T, (out - y).reshape(n, 1), damping).reshape(n)
     (grads,) = vjp_fn(weights.view_as(out))
     return grads
 
@@ -188,7 +190,7 @@ def step_params(
     if rule == "gn":
         grads = _gauss_newton_grads(forward, params, y)
         return {k: params[k] - lr * grads[k] for k in params}
-    if rule == "head" and _sequential_head(module) and head_names(module, params) == head_names(module):
+    if rule == "head" and _closed_form_head(module, params):
         one = _head_step_closed_form(module, {k: v.unsqueeze(0) for k, v in params.items()}, x, y, lr, frozen)
         return {k: v.squeeze(0) for k, v in one.items()}
     if rule == "head":
@@ -220,7 +222,7 @@ def step_population(
     the same θ1 as ``vmap(step_params)`` (the other modules' path) at a fraction of the cost.
     The result is differentiable in ``x``, ``y``, ``lr`` and ``frozen`` when grad mode is on.
     """
-    if rule == "head" and _sequential_head(module) and head_names(module, params) == head_names(module):
+    if rule == "head" and _closed_form_head(module, params):
         return _head_step_closed_form(module, params, x, y, lr, frozen or {})
     if frozen or rule in ("gn", "head") or not is_plain_mlp(module):
         return torch.func.vmap(lambda p: step_params(module, p, x, y, lr, frozen, rule))(params)
