@@ -487,15 +487,16 @@ class Distiller:
     def _init_x_from_states(self, generator: torch.Generator, steps: int = 16) -> None:
         """x ← ``samples`` observations of a uniformly random policy's first ``steps`` steps in the
         training envs (rank 0's, so every rank starts from the same batch), as the learner sees them."""
+        shape = (self.local_envs, self.info.n_outputs)
+        if self.continuous:
+            low, high = (torch.tensor(b, dtype=torch.float32, device=self.device) for b in (self.info.action_low, self.info.action_high))
         obs = self.env.reset()
         seen = [obs]
         for _ in range(steps - 1):
-            out = torch.zeros((self.local_envs, self.info.n_outputs), device=self.device)
             if self.continuous:
-                low, high = (torch.as_tensor(b, device=self.device, dtype=torch.float32) for b in (self.info.action_low, self.info.action_high))
-                action = low + (high - low) * torch.rand(out.shape, generator=self.gen, device=self.device)
+                action = low + (high - low) * torch.rand(shape, generator=self.gen, device=self.device)
             else:
-                action, _ = sample_actions(out, None, self.gen)  # equal logits: uniform
+                action, _ = sample_actions(torch.zeros(shape, device=self.device), None, self.gen)  # equal logits: uniform
             obs, *_ = self.env.step(action)
             seen.append(obs)
         self._obs = obs  # the rollout continues from here
