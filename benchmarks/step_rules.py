@@ -9,6 +9,10 @@ one greedy episode each in gymnasium's env. Prints the fraction of inits >= 475 
 
     cd benchmarks && PYTHONPATH=.. python step_rules.py --variants pair plane --rules sgd-ls gn
     cd benchmarks && PYTHONPATH=.. python step_rules.py --variants states --samples 16 64 256 --rules head gn sgd-ls
+    cd benchmarks && PYTHONPATH=.. python step_rules.py --variants states --rules head \
+        --learners mlp:32-32-32-32-32:relu@kaiming,mlp:256-256-256-256-256:relu@kaiming
+
+`--learners` (an arch@init list, as `distillhub distill --learners` takes it) replaces the held-out set and the zoo.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import torch
 
 from distillhub.batch import Batch
 from distillhub.evaluate import evaluate
-from distillhub.population import HELD_OUT_VECTOR, ZOO_VECTOR
+from distillhub.population import HELD_OUT_VECTOR, ZOO_VECTOR, parse_learners
 
 W = torch.tensor([0.1, 0.5, 1.0, 0.5])
 
@@ -71,10 +75,11 @@ def main() -> None:
     p.add_argument("--logit", type=float, default=1.0)
     p.add_argument("--inits", type=int, default=10)
     p.add_argument("--samples", type=int, nargs="+", default=[64], help="batch sizes of the states variant")
+    p.add_argument("--learners", default=None, help="arch@init list instead of the held-out set and the zoo")
     a = p.parse_args()
     torch.set_num_threads(2)
     gym.logger.min_level = 40
-    learners = list(HELD_OUT_VECTOR) + list(ZOO_VECTOR)
+    learners = parse_learners(a.learners, image=False) if a.learners else list(HELD_OUT_VECTOR) + list(ZOO_VECTOR)
     table = {}
     runs = [(v, n) for v in a.variants for n in (a.samples if v == "states" else [0])]
     for variant, n in runs:
