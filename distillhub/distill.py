@@ -181,8 +181,13 @@ FAMILY_DEFAULTS: dict[str, dict] = {
         max_steps=1_000_000,
         ent_coef=0.0,
     ),
+    # MinAtar: the head step on 64 samples that start on visited frames (head implies x_init=states, lr 1
+    # fixed). Breakout-v1, 5 min of this CPU, 10 unseen inits: 1.8 mean (256 samples: 2.2 at 0.8x the
+    # env steps/s); the earlier defaults (sgd, 8 samples from N(0, 0.5²)) stayed at random level (0.6
+    # after 10 min, random 0.4).
     "minatar": dict(
-        samples=8,
+        samples=64,
+        inner_step="head",
         arch="cnn:small",
         critic_arch="cnn:small",
         population=4,

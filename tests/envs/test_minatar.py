@@ -35,7 +35,9 @@ def test_minatar_distills_saves_loads_and_evaluates(tmp_path, env_id):
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     batch = load_folder(out)
-    assert batch.architecture == "cnn:small" and batch.observations.shape[0] == 8
+    # MinAtar defaults: the head step on 64 samples that start on frames the envs showed (0/1 channels)
+    assert batch.architecture == "cnn:small" and batch.observations.shape[0] == 64 and batch.inner_step == "head"
+    assert batch.learning_rate == 1.0
     assert batch.env_id == env_id
     rows = datasets.load_dataset(str(out), split="train")
     assert np.array_equal(rows.with_format("numpy")[:]["observation"], batch.observations.numpy())
