@@ -141,7 +141,7 @@ def test_gauss_newton_step_on_linear_model_matches_closed_form():
 
 
 @pytest.mark.parametrize("rule", ["gn", "head"])
-def test_gauss_newton_population_step_equals_per_init_step_and_reaches_x_y_lr(rule):
+def test_population_step_equals_per_init_step_and_reaches_x_y_lr(rule):
     from distillhub.learners import build_learner, fresh_params, population_forward
     from distillhub.onestep import step_population
 
@@ -213,7 +213,6 @@ def test_head_step_equals_the_ridge_solution_on_a_linear_model():
 
 
 def test_head_step_needs_a_trainable_linear_output_layer():
-
     from distillhub.errors import DistillhubError
 
     batch = _batch(torch.randn(3, 4), torch.randn(3, 2), 1.0, inner_step="head")

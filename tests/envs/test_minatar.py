@@ -40,7 +40,7 @@ def test_minatar_distills_saves_loads_and_evaluates(tmp_path, env_id):
     assert batch.learning_rate == 1.0
     # x started on real frames (0/1 object channels), not N(0, 0.5²), and a few Adam steps moved it little
     x = batch.observations
-    assert float((x - x.round()).abs().max()) < 0.2 and float(x.round().clamp(0, 1).sub(x.round()).abs().max()) == 0
+    assert float((x - x.round()).abs().max()) < 0.2 and set(x.round().unique().tolist()) <= {0.0, 1.0}
     assert 0 < float(x.round().mean()) < 1
     assert batch.env_id == env_id
     rows = datasets.load_dataset(str(out), split="train")
