@@ -115,9 +115,12 @@ def restore_run_state(d, t: dict[str, torch.Tensor], meta: dict) -> None:
     optimizer_from_flat(d.meta_opt, t, meta["meta_opt"], "meta_opt")
     optimizer_from_flat(d.critic_opt, t, meta["critic_opt"], "critic_opt")
     d.init_gen.set_state(t["rng.init_gen"])  # the population draw: the same on every rank
-    if d.ranks.is_main:
+    # a CPU and a CUDA generator keep states of different kinds (5,056 vs 16 bytes): a run moved between
+    # them continues on a fresh action stream, as do ranks other than 0 (the checkpoint holds rank 0's)
+    same_kind = t["rng.gen"].numel() == d.gen.get_state().numel()
+    if d.ranks.is_main and same_kind:
         d.gen.set_state(t["rng.gen"])
-    else:  # the checkpoint holds rank 0's action stream and envs: other ranks start fresh ones
+    else:
         d.gen.manual_seed(d.cfg.seed + 7919 * d.ranks.rank + meta["iteration"])
     if d.obs_rms is not None:
         d.obs_rms.load_state_dict(t, "obs_rms")

@@ -120,6 +120,25 @@ def test_distiller_checkpoint_roundtrip_keeps_state(tmp_path):
         assert k == k2 and torch.equal(v, v2)
 
 
+def test_a_checkpoint_from_another_device_kind_resumes_on_a_fresh_action_stream(tmp_path):
+    """A run distilled on a GPU box continues on a laptop: a CUDA generator's state (16 bytes, as in a
+    checkpoint written on an H200) does not fit a CPU generator; the run keeps everything else."""
+    from distillhub.checkpoint import save_checkpoint
+
+    cfg = default_config("CartPole-v1", max_steps=ITER_STEPS, eval_every=1, eval_inits=2, seed=2)
+    d = Distiller(cfg, tmp_path)
+    d.run()
+    tensors, meta = load_checkpoint(checkpoint_path(tmp_path))
+    assert tensors["rng.gen"].numel() == torch.Generator().get_state().numel()
+    tensors["rng.gen"] = torch.arange(16, dtype=torch.uint8)  # what torch.Generator("cuda").get_state() holds
+    save_checkpoint(checkpoint_path(tmp_path), tensors, meta)
+    cfg.max_steps = 2 * ITER_STEPS
+    r = Distiller(cfg, tmp_path, resume=True)
+    assert r.global_step == d.global_step and torch.equal(r.x, d.x)
+    r.run()
+    assert r.global_step == 2 * ITER_STEPS
+
+
 def test_a_time_limit_alone_is_the_budget():
     """`--time-limit 1800` must not stop at the family's default step budget after 4 minutes."""
     from distillhub.distill import NO_STEP_LIMIT
