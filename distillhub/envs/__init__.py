@@ -215,7 +215,17 @@ def make_env(
         first = str(e).splitlines()[0] if str(e) else ""
         raise DistillhubError(
             f"cannot make {env_id} with env kwargs {json.dumps(env_kwargs)}: {type(e).__name__}: {first}"
+            + _mujoco_gl_hint(e)
         ) from None
+
+
+def _mujoco_gl_hint(e: Exception) -> str:
+    """MUJOCO_GL=egl/osmesa (often set on GPU images) makes `import mujoco` fail where that OpenGL library
+    is missing, with an AttributeError from PyOpenGL; say which variable to change."""
+    backend = os.environ.get("MUJOCO_GL")
+    if backend and isinstance(e, AttributeError) and "gl" in str(e).lower():
+        return f" (MUJOCO_GL={backend} is set but that OpenGL backend cannot load here: unset MUJOCO_GL or set MUJOCO_GL=glfw)"
+    return ""
 
 
 def check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> None:

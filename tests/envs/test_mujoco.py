@@ -92,3 +92,26 @@ def test_sync_and_async_rollouts_agree():
         env.close()
         outs.append(torch.stack(obs))
     assert torch.equal(outs[0], outs[1])
+
+
+def test_a_mujoco_gl_backend_that_cannot_load_gets_a_one_line_hint(tmp_path):
+    """GPU images often set MUJOCO_GL=egl; where that OpenGL library is missing `import mujoco` fails inside
+    PyOpenGL with an AttributeError. The CLI names the variable to change and writes nothing."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MUJOCO_GL": "osmesa"}
+    probe = subprocess.run([sys.executable, "-c", "import mujoco"], env=env, capture_output=True, text=True)
+    if probe.returncode == 0:
+        pytest.skip("OSMesa loads on this machine, so MUJOCO_GL=osmesa does not fail here")
+    assert "AttributeError" in probe.stderr
+    out = tmp_path / "run"
+    res = subprocess.run(
+        [sys.executable, "-m", "distillhub", "distill", "--env", "Hopper-v5", "--max-steps", "10", "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 1
+    assert "MUJOCO_GL=osmesa is set" in res.stderr and "set MUJOCO_GL=glfw" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not out.exists()
