@@ -97,6 +97,9 @@ class DistillConfig:
     init_lr: float = 0.1
     learn_lr: bool = True  # False: the step size stays init_lr (the batch alone is learned)
     init_log_std: float = -0.5
+    # the log-std's own Adam rate (None: meta_lr). At meta_lr 3e-3 it falls from -0.5 to -4 on Pendulum-v1
+    # within a few million steps and exploration dies; PPO itself moves it at 3e-4
+    log_std_lr: float | None = None
     # normalisation
     obs_norm: bool = False
     reward_norm: bool = False
@@ -334,6 +337,8 @@ def validate_config(cfg: DistillConfig) -> None:
         raise DistillhubError(f"gamma must be in (0, 1] and gae_lambda in [0, 1], got {cfg.gamma} and {cfg.gae_lambda}")
     if not (math.isfinite(cfg.clip_coef) and cfg.clip_coef > 0 and math.isfinite(cfg.ent_coef) and cfg.ent_coef >= 0):
         raise DistillhubError(f"clip_coef must be positive and ent_coef non-negative, got {cfg.clip_coef} and {cfg.ent_coef}")
+    if cfg.log_std_lr is not None and not (math.isfinite(cfg.log_std_lr) and cfg.log_std_lr > 0):
+        raise DistillhubError(f"log_std_lr must be a positive number (or unset), got {cfg.log_std_lr}")
     if not math.isfinite(cfg.init_log_std) or abs(cfg.init_log_std) > 20:
         raise DistillhubError(f"init_log_std must be a finite number in [-20, 20], got {cfg.init_log_std}")
     if not 0 <= cfg.encoder_layers <= 16:
@@ -445,7 +450,14 @@ class Distiller:
         }
         meta_params += list(self.encoder.values())
         self.meta_params = meta_params
-        self.meta_opt = torch.optim.Adam(meta_params, lr=cfg.meta_lr, eps=1e-5)
+        groups = [{"params": meta_params}]
+        if self.log_std is not None and cfg.log_std_lr is not None:
+            groups = [
+                {"params": [p for p in meta_params if p is not self.log_std]},
+                {"params": [self.log_std], "lr": cfg.log_std_lr},
+            ]
+        self.meta_opt = torch.optim.Adam(groups, lr=cfg.meta_lr, eps=1e-5)
+        self._base_lrs = [group["lr"] for group in self.meta_opt.param_groups]  # what annealing scales
 
         self.critic = build_learner(cfg.critic_arch, obs_shape, 1)
         reinit_(self.critic, "orthogonal:1.0", torch.Generator().manual_seed(cfg.seed + 4))
@@ -777,8 +789,8 @@ class Distiller:
                 b_adv, b_ret = per_init(advantages), per_init(returns)
                 mb_size = T * Ep // cfg.num_minibatches
                 if cfg.anneal_meta_lr:
-                    for group in self.meta_opt.param_groups:
-                        group["lr"] = cfg.meta_lr * (1.0 - self._progress())
+                    for group, base in zip(self.meta_opt.param_groups, self._base_lrs, strict=True):
+                        group["lr"] = base * (1.0 - self._progress())
                 for _ in range(cfg.update_epochs):
                     perm = torch.randperm(T * Ep, generator=self.perm_gen, device=device)
                     for start in range(0, T * Ep, mb_size):
