@@ -40,7 +40,10 @@ def test_log_std_lr_gives_the_log_std_its_own_rate_and_resumes(tmp_path):
     steps = 2 * 4 * 64
     base = dict(samples=8, max_steps=steps, eval_inits=2, eval_every=2, seed=3, num_envs=4, rollout_steps=64,
                 update_epochs=2, num_minibatches=2)  # fmt: skip
-    d = Distiller(default_config("InvertedPendulum-v5", **base))
+    assert default_config("InvertedPendulum-v5").log_std_lr == 3e-4  # MuJoCo's default
+    shared = default_config("InvertedPendulum-v5", **base)
+    shared.log_std_lr = None  # one Adam rate for everything, as before log_std_lr
+    d = Distiller(shared)
     slow = Distiller(default_config("InvertedPendulum-v5", log_std_lr=1e-7, **base), tmp_path)
     d.run()
     slow.run()
