@@ -98,6 +98,9 @@ def test_ctrl_c_saves_checkpoint_and_batch(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a suite started in the background (`cmd &`) hands its children SIGINT ignored, and Python then keeps
+        # it ignored: give the CLI the terminal's default, as a user's Ctrl-C finds it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(8)
     proc.send_signal(signal.SIGINT)
