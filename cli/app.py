@@ -226,9 +226,25 @@ def _distill_worker(cfg, info, out, resume) -> None:
 def _distill_locked(cfg, info, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token, video):
     from distillhub.distill import Distiller
 
-    distiller = Distiller(cfg, out, resume=resume, info=info)
+    if cfg.x_init == "teacher" and not resume:
+        console.print(
+            f"Training a PPO teacher on the first {cfg.teacher_fraction:.0%} of the budget; the batch starts from it.",
+            highlight=False,
+        )
+    try:
+        distiller = Distiller(cfg, out, resume=resume, info=info)
+    except KeyboardInterrupt:
+        err_console.print("Interrupted before the first meta-iteration: nothing was written.", highlight=False)
+        raise typer.Exit(130) from None
     if resume:
         console.print(f"Resuming {cfg.env_id} from step {distiller.global_step:,} (iteration {distiller.iteration}).")
+    elif distiller.teacher_summary:
+        t = distiller.teacher_summary
+        ret = "n/a" if t["train_return"] is None else f"{t['train_return']:.1f}"
+        console.print(
+            f"Teacher: {t['env_steps']:,} env steps in {t['wall_time_s']:.0f} s, training return {ret} (last 100 episodes).",
+            highlight=False,
+        )
     console.print(
         f"Distilling [bold]{cfg.env_id}[/] into {cfg.samples} samples on {distiller.device} "
         f"(learners {escape(_learners_text(distiller.learners))}, population {cfg.population}, {cfg.num_envs} envs) "

@@ -89,6 +89,7 @@ def run_state(d) -> tuple[dict[str, torch.Tensor], dict]:
         "iteration": d.iteration,
         "global_step": d.global_step,
         "elapsed": d.elapsed,
+        "teacher": d.teacher_summary,
         **sel_j,
         "meta_opt": meta_j,
         "critic_opt": crit_j,
@@ -134,6 +135,7 @@ def restore_run_state(d, t: dict[str, torch.Tensor], meta: dict) -> None:
     d.iteration = meta["iteration"]
     d.global_step = meta["global_step"]
     d.elapsed = meta["elapsed"]
+    d.teacher_summary = meta.get("teacher")  # absent in checkpoints before x_init=teacher
     d.selection.load(t, meta, dev)
 
 

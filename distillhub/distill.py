@@ -42,6 +42,7 @@ from distillhub.rl import (
     sample_actions,
 )
 from distillhub.selection import Selection
+from distillhub.teacher import train_teacher
 
 
 @dataclass
@@ -91,9 +92,13 @@ class DistillConfig:
     max_grad_norm: float = 0.5
     # the batch at the start
     x_init_std: float = 1.0
-    # "random" (x ~ N(0, x_init_std²) in the learner's input space) or "states" (observations a
-    # random policy visits in the first steps: the batch starts where the env's states are)
+    # "random" (x ~ N(0, x_init_std²) in the learner's input space), "states" (observations a
+    # random policy visits in the first steps: the batch starts where the env's states are) or
+    # "teacher" (a PPO policy trained on the first `teacher_fraction` of the budget: x on the states
+    # it visits, y its outputs there, its log-std, the critic it trained; see distillhub.teacher)
     x_init: str = "random"
+    teacher_fraction: float = 0.25
+    teacher_lr: float = 3e-4
     init_lr: float = 0.1
     learn_lr: bool = True  # False: the step size stays init_lr (the batch alone is learned)
     init_log_std: float = -0.5
@@ -357,8 +362,12 @@ def validate_config(cfg: DistillConfig) -> None:
         raise DistillhubError(f"--max-steps must be positive, got {cfg.max_steps}")
     if cfg.time_limit is not None and cfg.time_limit <= 0:
         raise DistillhubError(f"--time-limit must be positive, got {cfg.time_limit}")
-    if cfg.x_init not in ("random", "states"):
-        raise DistillhubError(f"x_init must be random or states, got '{cfg.x_init}'")
+    if cfg.x_init not in ("random", "states", "teacher"):
+        raise DistillhubError(f"x_init must be random, states or teacher, got '{cfg.x_init}'")
+    if not (math.isfinite(cfg.teacher_fraction) and 0 < cfg.teacher_fraction < 1):
+        raise DistillhubError(f"teacher_fraction must be between 0 and 1, got {cfg.teacher_fraction}")
+    if not (math.isfinite(cfg.teacher_lr) and cfg.teacher_lr > 0):
+        raise DistillhubError(f"teacher_lr must be a positive finite number, got {cfg.teacher_lr}")
     if cfg.vectorization not in ("sync", "async", "ale", "envpool"):
         raise DistillhubError(
             f"vectorization must be sync, async, envpool or ale (Atari), got '{cfg.vectorization}'"
@@ -493,6 +502,9 @@ class Distiller:
         self.target = cfg.target_return if cfg.target_return is not None else self.info.reward_threshold
         self.selection = Selection(self.target, cfg.patience)  # the best batch by (worst init, mean)
         self.recent_returns: list[float] = []
+        self.teacher_summary: dict | None = None  # x_init=teacher: its env steps, seconds and training return
+        if cfg.x_init == "teacher" and not resume:
+            self._init_from_teacher(g)
         if resume:
             self._load()
 
@@ -534,6 +546,36 @@ class Distiller:
         with torch.no_grad():
             self.x.copy_(x0.to(self.device))
         self.ranks.broadcast_(self.x.data)
+
+    def _init_from_teacher(self, generator: torch.Generator) -> None:
+        """The batch from a PPO teacher trained on ``teacher_fraction`` of the budget (:mod:`distillhub.teacher`):
+        x ← ``samples`` states of its last rollouts, y ← its outputs there, the log-std and a persistent
+        encoder its own (the critic is already the one it trained)."""
+        cfg = self.cfg
+        if self.ranks.world > 1:
+            raise DistillhubError("x_init=teacher trains its teacher in one process; run without torchrun or use x_init=states")
+        steps = max(1, int(cfg.teacher_fraction * cfg.max_steps)) if cfg.max_steps < NO_STEP_LIMIT else NO_STEP_LIMIT
+        seconds = cfg.teacher_fraction * cfg.time_limit if cfg.time_limit is not None else None
+        actor, log_std, pool = train_teacher(self, steps, seconds)
+        recent = self.recent_returns
+        self.teacher_summary = {
+            "env_steps": self.global_step,
+            "wall_time_s": round(self.elapsed, 1),
+            "train_return": round(sum(recent) / len(recent), 3) if recent else None,
+        }
+        picks = torch.randperm(len(pool), generator=generator)[: cfg.samples].to(pool.device)
+        x0 = self._prep_obs(pool[picks]).float()
+        if len(x0) < cfg.samples:  # fewer states than samples: repeat them with a little noise
+            extra = x0[torch.randint(len(x0), (cfg.samples - len(x0),), generator=generator).to(x0.device)]
+            x0 = torch.cat([x0, extra + 0.01 * torch.randn(extra.shape, generator=generator).to(x0.device)])
+        with torch.no_grad():
+            self.x.copy_(x0)
+            self.y.copy_(actor(x0))
+            if log_std is not None:
+                self.log_std.copy_(log_std)
+            teacher_params = dict(actor.named_parameters())
+            for name, p in self.encoder.items():
+                p.copy_(teacher_params[name])
 
     def _obs_stats(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         if self.obs_rms is not None:
@@ -870,6 +912,7 @@ class Distiller:
             "held_out_eval_min": best["min"] if best else None,
             "held_out_eval_mean": best["mean"] if best else None,
             "stop_reason": getattr(self, "stop_reason", None),
+            "teacher": self.teacher_summary,
             # provenance: the exact env (gymnasium's EnvSpec JSON) and the package versions
             "env_spec": json.loads(self.info.spec_json) if self.info.spec_json else None,
             "versions": versions(cfg.env_id),

@@ -255,6 +255,7 @@ def test_files_follow_the_umask_and_card_rewrites_only_the_card(tmp_path):
         (["--set", "obs_norm=maybe"], "--set obs_norm: 'maybe' is not a bool"),
         (["--set", "gamma=1.5"], "gamma must be in (0, 1]"),
         (["--set", "clip_coef=-1"], "clip_coef must be positive"),
+        (["--set", "x_init=teacher", "--set", "teacher_fraction=1.5"], "teacher_fraction must be between 0 and 1"),
         (["--set", "samples=4", "--samples", "8"], "samples is given both as an option and with --set"),
         (["--set", "env_id=Hopper-v5"], "--set takes KEY=VALUE"),
     ],

@@ -1,0 +1,113 @@
+"""A PPO teacher that starts a distillation: ``x_init="teacher"``.
+
+Plain PPO learns a policy from far fewer env steps than meta-PPO learns a batch (MinAtar
+Space Invaders, equal steps: PPO 405, a batch from scratch 5.8). So a run can spend the first
+``teacher_fraction`` of its budget training an ordinary policy in the distiller's own envs, then
+start the batch from it: ``x`` on states that policy visits, ``y`` its outputs there (logits or
+action means), the log-std its own, and the distiller's critic already trained. Meta-PPO then
+teaches every fresh init to act like that and better. Every teacher env step and second counts
+against the run's budget, so comparisons at equal env steps stay honest.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from distillhub.distributed import normalize_advantages
+from distillhub.learners import build_learner, reinit_
+from distillhub.rl import compute_gae, log_prob_entropy, ppo_clip_loss, sample_actions
+
+if TYPE_CHECKING:  # the distiller imports this module; this only names its type
+    from distillhub.distill import Distiller
+
+# rollouts whose observations form the pool the batch's x is drawn from: the teacher's latest,
+# most competent ones
+POOL_ROLLOUTS = 4
+
+
+def train_teacher(
+    d: Distiller, max_steps: int, seconds: float | None
+) -> tuple[nn.Module, nn.Parameter | None, torch.Tensor]:
+    """Train a PPO policy in the distiller's envs, with its critic, normalisation and rollout settings.
+
+    The actor has the first learner's architecture (``orthogonal:0.01`` init, as in PPO); the
+    critic is the distiller's own, so meta-PPO starts with a trained one. The learning rate
+    ``teacher_lr`` decays linearly to 0 over the teacher's budget. Env steps and wall time
+    are added to ``d.global_step`` and ``d.elapsed``.
+
+    Args:
+        d: The distiller (not yet run).
+        max_steps: The teacher's env steps (rounded up to whole rollouts).
+        seconds: Its wall-time budget, if any (whichever comes first).
+
+    Returns:
+        (actor, log-std or None, the raw observations of its last rollouts [M, *obs_shape])
+    """
+    cfg, info, device = d.cfg, d.info, d.device
+    E, T, shape = d.local_envs, cfg.rollout_steps, info.obs_shape
+    gen = torch.Generator().manual_seed(cfg.seed + 6)
+    actor = build_learner(d.learners[0].arch, shape, info.n_outputs)
+    reinit_(actor, "orthogonal:0.01", gen)
+    actor.to(device)
+    log_std = nn.Parameter(torch.zeros(info.n_outputs, device=device)) if d.continuous else None
+    params = [*actor.parameters(), *d.critic.parameters(), *([log_std] if log_std is not None else [])]
+    opt = torch.optim.Adam(params, lr=cfg.teacher_lr, eps=1e-5)
+
+    if not hasattr(d, "_obs"):
+        d._obs = d.env.reset()
+    obs_buf = torch.zeros((T, E, *shape), dtype=d._obs.dtype, device=device)
+    act_buf = torch.zeros((T, E, info.n_outputs) if d.continuous else (T, E), device=device)
+    logp_buf, rew_buf, boot_buf, done_buf = (torch.zeros((T, E), device=device) for _ in range(4))
+    pool: list[torch.Tensor] = []
+    start, steps = time.monotonic(), 0
+    while steps < max_steps and (seconds is None or time.monotonic() - start < seconds):
+        done = steps / max_steps if seconds is None else max(steps / max_steps, (time.monotonic() - start) / seconds)
+        opt.param_groups[0]["lr"] = cfg.teacher_lr * (1.0 - min(done, 1.0))
+        # --- roll out the policy
+        with torch.no_grad():
+            for t in range(T):
+                obs_buf[t] = d._obs
+                action, logp = sample_actions(actor(d._prep_obs(d._obs)), log_std, d.gen)
+                d._obs, reward, terminated, truncated, finished = d.env.step(action)
+                boot_buf[t] = 0.0
+                final_obs = getattr(d.env, "final_obs", None)
+                if cfg.bootstrap_truncated and final_obs is not None:
+                    cut = truncated & ~terminated
+                    boot_buf[t, cut] = cfg.gamma * d._values(final_obs[cut])
+                act_buf[t], logp_buf[t], rew_buf[t], done_buf[t] = action, logp, reward, terminated | truncated
+                d.recent_returns = (d.recent_returns + finished.tolist())[-100:]
+            rewards = rew_buf if d.reward_scaler is None else d.reward_scaler.scale_rollout(rew_buf, done_buf)
+            values = d._values(obs_buf.view(T * E, *shape)).view(T, E)
+            advantages, returns = compute_gae(
+                rewards + boot_buf, values, done_buf, d._values(d._obs), cfg.gamma, cfg.gae_lambda
+            )
+        pool = (pool + [obs_buf.reshape(T * E, *shape).clone()])[-POOL_ROLLOUTS:]
+
+        # --- PPO on the rollout (statistics fixed until after the update, as in the distiller)
+        b_obs = d._prep_obs(obs_buf.reshape(T * E, *shape))
+        b_act, b_logp = act_buf.reshape(T * E, *act_buf.shape[2:]), logp_buf.reshape(-1)
+        b_adv, b_ret = advantages.reshape(-1), returns.reshape(-1)
+        mb_size = T * E // cfg.num_minibatches
+        for _ in range(cfg.update_epochs):
+            perm = torch.randperm(T * E, generator=gen).to(device)
+            for lo in range(0, T * E, mb_size):
+                mb = perm[lo : lo + mb_size]
+                new_logp, entropy = log_prob_entropy(actor(b_obs[mb]), log_std, b_act[mb])
+                pg_loss, _ = ppo_clip_loss(
+                    new_logp, b_logp[mb], normalize_advantages(b_adv[mb], d.ranks), cfg.clip_coef
+                )
+                v_loss = 0.5 * (d.critic(b_obs[mb]).squeeze(-1) - b_ret[mb]).pow(2).mean()
+                opt.zero_grad(set_to_none=True)
+                (pg_loss - cfg.ent_coef * entropy.mean() + v_loss).backward()
+                nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                opt.step()
+        if d.obs_rms is not None:
+            d.obs_rms.update(obs_buf, d.ranks)
+        steps += T * E
+    d.global_step += steps
+    d.elapsed += time.monotonic() - start
+    return actor, log_std, torch.cat(pool)
