@@ -16,7 +16,7 @@ import time
 import torch
 from ppo_baseline import evaluate_module, train_ppo
 
-from distillhub.distill import Distiller, default_config
+from distillhub.distill import Distiller, default_config, parse_settings
 from distillhub.envs import env_info, make_vector_env
 from distillhub.evaluate import evaluate
 from distillhub.references import PPO_REFERENCE
@@ -64,7 +64,7 @@ def pendulum(runs: int, time_limit: float) -> None:
     print(f"| median | {statistics.median(walls):.0f} | | | {statistics.median(means):.1f} | |")
 
 
-def table(env_ids: list[str], time_limit: float) -> None:
+def table(env_ids: list[str], time_limit: float, overrides: dict | None = None) -> None:
     """Distil each env for ``time_limit`` seconds, then PPO for the same env steps."""
     print(f"\nDistillation: {time_limit:.0f} s each, 64 samples; PPO: same env steps, same rollout code.\n")
     print(
@@ -74,7 +74,7 @@ def table(env_ids: list[str], time_limit: float) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for env_id in env_ids:
         t0 = time.monotonic()
-        d = Distiller(default_config(env_id, samples=64, time_limit=time_limit, max_steps=50_000_000))
+        d = Distiller(default_config(env_id, samples=64, time_limit=time_limit, max_steps=50_000_000, **(overrides or {})))
         batch = d.run()
         dwall = time.monotonic() - t0
         d.close()
@@ -98,6 +98,7 @@ def main() -> None:
     p.add_argument("envs", nargs="*", default=["Hopper-v5", "HalfCheetah-v5", "Swimmer-v5", "Reacher-v5"])
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--time-limit", type=float, default=600.0)
+    p.add_argument("--set", nargs="*", default=[], help="config overrides for table, e.g. x_init=teacher")
     args = p.parse_intermixed_args()
     torch.set_num_threads(2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -106,7 +107,7 @@ def main() -> None:
     elif args.what == "pendulum":
         pendulum(args.runs, args.time_limit)
     else:
-        table(args.envs, args.time_limit)
+        table(args.envs, args.time_limit, parse_settings(args.set))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from distillhub.batch import MAX_ELEMENTS, MAX_SAMPLES, Batch, check_step_rule, normalize
+from distillhub.batch import MAX_ELEMENTS, MAX_GN_ROWS, MAX_SAMPLES, Batch, check_step_rule, normalize
 from distillhub.checkpoint import checkpoint_path, load_checkpoint, restore_run_state, run_state, save_checkpoint
 from distillhub.distributed import Ranks, from_env, local_device, normalize_advantages
 from distillhub.envs import EnvInfo, env_info, make_vector_env, versions
@@ -244,9 +244,14 @@ FAMILY_DEFAULTS: dict[str, dict] = {
 # 3-layer tanh learner whose log-std moves at PPO's 3e-4: Pendulum-v1 in 5 min -181 over 10 unseen inits, where
 # 16 samples with the sgd step stayed at -844 (same log-std rate; -962 in 10 min without) and the head step
 # without the log-std rate at -815 (its log-std fell to -4 and exploration died); benchmarks/results_generic_quality.md.
+# The batch starts from a PPO teacher trained on half the budget, on 1,024 of its states (at most 4,096 output
+# rows): Pendulum-v1, 5 min, seeds 0-2: -181/-318/-313 from visited states with 256 samples, -169/-161/-281 from a
+# teacher with 256 (seed 2: one init of 10 at -864), -187/-179/-170 with 1,024 (worst init -339).
 GENERIC_CONTINUOUS = {
     **FAMILY_DEFAULTS["mujoco"],
-    "samples": 256,
+    "samples": 1024,
+    "x_init": "teacher",
+    "teacher_fraction": 0.5,
     "inner_step": "head",
     "arch": "mlp:64-64-64:tanh",
     "num_envs": 64,
@@ -274,8 +279,12 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
 
     family = family_of(env_id)
     values = dict(FAMILY_DEFAULTS[family])
-    if family == "generic" and env_info(env_id, env_kwargs, allow_import=True).action_space == "continuous":
-        values = dict(GENERIC_CONTINUOUS)
+    if family == "generic":
+        info = env_info(env_id, env_kwargs, allow_import=True)
+        if info.action_space == "continuous":
+            values = dict(GENERIC_CONTINUOUS)
+            values["samples"] = min(values["samples"], MAX_GN_ROWS // info.n_outputs)  # the head step's bound
+    family_x_init = "x_init" in values
     if family in ("mujoco", "generic") and not (env_kwargs or {}) and envpool_available(env_id):
         values["vectorization"] = "envpool"  # the fastest backend where it has the env
     if family == "atari":
@@ -291,7 +300,7 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
             # the head step fits the batch exactly at lr 1; a learned lr > 1 extrapolates past the fit and
             # amplifies each learner's own init (measured: held-out CartPole 68 % with it, 78 % without)
             values["learn_lr"] = False
-        if overrides.get("x_init") is None:
+        if overrides.get("x_init") is None and not family_x_init:
             # every learner interpolates the batch with its own kernel, so the batch must sit where the
             # states are (measured: held-out CartPole 95 % from N(0, 1), 99 % from visited states)
             values["x_init"] = "states"
