@@ -35,12 +35,13 @@ from distillhub.population import Draw, Learner, Population, describe, parse_lea
 from distillhub.rl import (
     RewardScaler,
     RunningMeanStd,
-    compute_gae,
     greedy_actions,
     log_prob_entropy,
     ppo_clip_loss,
     sample_actions,
 )
+from distillhub.rollout import Rollout
+from distillhub.rollout import collect as collect_rollout
 from distillhub.selection import Selection
 from distillhub.teacher import train_teacher
 
@@ -546,15 +547,21 @@ class Distiller:
         self._obs = obs  # the rollout continues from here
         if self.obs_rms is not None:  # real observations: the running statistics start from them
             self.obs_rms.update(torch.stack(seen), self.ranks)
-        pool = torch.cat(seen).reshape(-1, *self.info.obs_shape)
-        picks = torch.randperm(len(pool), generator=generator)[: self.cfg.samples]
-        x0 = self._prep_obs(pool[picks.to(pool.device)]).float()
-        if len(x0) < self.cfg.samples:  # fewer states than samples: repeat them with a little noise
-            extra = x0[torch.randint(len(x0), (self.cfg.samples - len(x0),), generator=generator)]
-            x0 = torch.cat([x0, extra + 0.01 * torch.randn(extra.shape, generator=generator)])
+        x0 = self._x_from_pool(torch.cat(seen).reshape(-1, *self.info.obs_shape), generator)
         with torch.no_grad():
-            self.x.copy_(x0.to(self.device))
+            self.x.copy_(x0)
         self.ranks.broadcast_(self.x.data)
+
+    def _x_from_pool(self, pool: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``samples`` of the raw observations ``pool`` [M, ...], as the learner sees them; repeated
+        with a little noise where the pool has fewer."""
+        n = self.cfg.samples
+        picks = torch.randperm(len(pool), generator=generator)[:n].to(pool.device)
+        x0 = self._prep_obs(pool[picks]).float().to(self.device)
+        if len(x0) < n:
+            extra = x0[torch.randint(len(x0), (n - len(x0),), generator=generator).to(x0.device)]
+            x0 = torch.cat([x0, extra + 0.01 * torch.randn(extra.shape, generator=generator).to(x0.device)])
+        return x0
 
     def _init_from_teacher(self, generator: torch.Generator) -> None:
         """The batch from a PPO teacher trained on ``teacher_fraction`` of the budget (:mod:`distillhub.teacher`):
@@ -572,11 +579,7 @@ class Distiller:
             "wall_time_s": round(self.elapsed, 1),
             "train_return": round(sum(recent) / len(recent), 3) if recent else None,
         }
-        picks = torch.randperm(len(pool), generator=generator)[: cfg.samples].to(pool.device)
-        x0 = self._prep_obs(pool[picks]).float()
-        if len(x0) < cfg.samples:  # fewer states than samples: repeat them with a little noise
-            extra = x0[torch.randint(len(x0), (cfg.samples - len(x0),), generator=generator).to(x0.device)]
-            x0 = torch.cat([x0, extra + 0.01 * torch.randn(extra.shape, generator=generator).to(x0.device)])
+        x0 = self._x_from_pool(pool, generator)
         with torch.no_grad():
             self.x.copy_(x0)
             self.y.copy_(actor(x0))
@@ -792,16 +795,7 @@ class Distiller:
         Ep = E // P
         first = self.ranks.rank * P
         shape = info.obs_shape
-        if not hasattr(self, "_obs"):
-            self._obs = self.env.reset()
-        # raw observations (uint8 frames stay uint8); normalised where they are used, with
-        # statistics that only change after the update, so rollout and update agree
-        obs_buf = torch.zeros((T, E, *shape), dtype=self._obs.dtype, device=device)
-        act_buf = torch.zeros((T, E, info.n_outputs) if self.continuous else (T, E), device=device)
-        logp_buf = torch.zeros((T, E), device=device)
-        rew_buf = torch.zeros((T, E), device=device)  # raw rewards
-        boot_buf = torch.zeros((T, E), device=device)  # γ·V(final obs) where the time limit cut an episode
-        done_buf = torch.zeros((T, E), device=device)
+        buf = Rollout.empty(self, E)
         last_save = time.monotonic()
         try:
             while self._done() is None:
@@ -811,38 +805,22 @@ class Distiller:
                 if self.ranks.world > 1:
                     theta0 = theta0.slice(first, first + P)
 
-                # --- roll out the post-step learners (no graph needed here)
+                # --- roll out the post-step learners (no graph needed here), each in its own envs
                 with torch.no_grad():
                     theta1 = self._step_population(theta0)
-                    for t in range(T):
-                        obs_buf[t] = self._obs
-                        obs = self._prep_obs(self._obs)
-                        out = self._forward_population(theta1, obs.view(P, Ep, *shape)).reshape(E, -1)
-                        action, logp = sample_actions(out, self.log_std, self.gen)
-                        self._obs, reward, terminated, truncated, finished = self.env.step(action)
-                        done = terminated | truncated
-                        boot_buf[t] = 0.0
-                        final_obs = getattr(self.env, "final_obs", None)
-                        if cfg.bootstrap_truncated and final_obs is not None:
-                            # an episode cut by the time limit did not end: bootstrap its value
-                            cut = truncated & ~terminated
-                            boot_buf[t, cut] = cfg.gamma * self._values(final_obs[cut])
-                        act_buf[t], logp_buf[t], rew_buf[t], done_buf[t] = action, logp, reward, done
-                        self.recent_returns = (self.recent_returns + finished.tolist())[-100:]
-                    # rewards scaled once per rollout (one all-reduce across ranks, not one per step)
-                    rewards = rew_buf if self.reward_scaler is None else self.reward_scaler.scale_rollout(rew_buf, done_buf)
-                    rewards = rewards + boot_buf
-                    # the critic on the whole rollout at once: one call instead of one per step
-                    values = self._values(obs_buf.view(T * E, *shape)).view(T, E)
-                    next_value = self._values(self._obs)
-                    advantages, returns = compute_gae(rewards, values, done_buf, next_value, cfg.gamma, cfg.gae_lambda)
+                advantages, returns = collect_rollout(
+                    self,
+                    buf,
+                    lambda obs, theta=theta1: self._forward_population(theta, obs.view(P, Ep, *shape)).reshape(E, -1),
+                    self.log_std,
+                )
 
                 # --- PPO through the one step; [T, E] -> [P, T*Ep] so each init keeps its own data
                 def per_init(t: torch.Tensor) -> torch.Tensor:
                     t = t.view(T, P, Ep, *t.shape[2:]).transpose(0, 1)
                     return t.reshape(P, T * Ep, *t.shape[3:])
 
-                b_obs, b_act, b_logp = per_init(obs_buf), per_init(act_buf), per_init(logp_buf)
+                b_obs, b_act, b_logp = per_init(buf.obs), per_init(buf.actions), per_init(buf.logp)
                 b_adv, b_ret = per_init(advantages), per_init(returns)
                 mb_size = T * Ep // cfg.num_minibatches
                 if cfg.anneal_meta_lr:
@@ -866,7 +844,7 @@ class Distiller:
                         "kept: lower --meta-lr or the init gain, or check the env's observations and rewards"
                     )
                 if self.obs_rms is not None:
-                    self.obs_rms.update(obs_buf, self.ranks)
+                    self.obs_rms.update(buf.obs, self.ranks)
                 self.global_step += T * cfg.num_envs  # every rank's steps
                 eval_min = eval_mean = None
                 if self.iteration % cfg.eval_every == 0:

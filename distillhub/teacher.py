@@ -19,7 +19,9 @@ from torch import nn
 
 from distillhub.distributed import normalize_advantages
 from distillhub.learners import build_learner, reinit_
-from distillhub.rl import compute_gae, log_prob_entropy, ppo_clip_loss, sample_actions
+from distillhub.rl import log_prob_entropy, ppo_clip_loss
+from distillhub.rollout import Rollout
+from distillhub.rollout import collect as collect_rollout
 
 if TYPE_CHECKING:  # the distiller imports this module; this only names its type
     from distillhub.distill import Distiller
@@ -57,39 +59,18 @@ def train_teacher(
     params = [*actor.parameters(), *d.critic.parameters(), *([log_std] if log_std is not None else [])]
     opt = torch.optim.Adam(params, lr=cfg.teacher_lr, eps=1e-5)
 
-    if not hasattr(d, "_obs"):
-        d._obs = d.env.reset()
-    obs_buf = torch.zeros((T, E, *shape), dtype=d._obs.dtype, device=device)
-    act_buf = torch.zeros((T, E, info.n_outputs) if d.continuous else (T, E), device=device)
-    logp_buf, rew_buf, boot_buf, done_buf = (torch.zeros((T, E), device=device) for _ in range(4))
+    buf = Rollout.empty(d, E)
     pool: list[torch.Tensor] = []
     start, steps = time.monotonic(), 0
     while steps < max_steps and (seconds is None or time.monotonic() - start < seconds):
         done = steps / max_steps if seconds is None else max(steps / max_steps, (time.monotonic() - start) / seconds)
         opt.param_groups[0]["lr"] = cfg.teacher_lr * (1.0 - min(done, 1.0))
-        # --- roll out the policy
-        with torch.no_grad():
-            for t in range(T):
-                obs_buf[t] = d._obs
-                action, logp = sample_actions(actor(d._prep_obs(d._obs)), log_std, d.gen)
-                d._obs, reward, terminated, truncated, finished = d.env.step(action)
-                boot_buf[t] = 0.0
-                final_obs = getattr(d.env, "final_obs", None)
-                if cfg.bootstrap_truncated and final_obs is not None:
-                    cut = truncated & ~terminated
-                    boot_buf[t, cut] = cfg.gamma * d._values(final_obs[cut])
-                act_buf[t], logp_buf[t], rew_buf[t], done_buf[t] = action, logp, reward, terminated | truncated
-                d.recent_returns = (d.recent_returns + finished.tolist())[-100:]
-            rewards = rew_buf if d.reward_scaler is None else d.reward_scaler.scale_rollout(rew_buf, done_buf)
-            values = d._values(obs_buf.view(T * E, *shape)).view(T, E)
-            advantages, returns = compute_gae(
-                rewards + boot_buf, values, done_buf, d._values(d._obs), cfg.gamma, cfg.gae_lambda
-            )
-        pool = (pool + [obs_buf.reshape(T * E, *shape).clone()])[-POOL_ROLLOUTS:]
+        advantages, returns = collect_rollout(d, buf, actor, log_std)
+        pool = (pool + [buf.obs.reshape(T * E, *shape).clone()])[-POOL_ROLLOUTS:]
 
         # --- PPO on the rollout (statistics fixed until after the update, as in the distiller)
-        b_obs = d._prep_obs(obs_buf.reshape(T * E, *shape))
-        b_act, b_logp = act_buf.reshape(T * E, *act_buf.shape[2:]), logp_buf.reshape(-1)
+        b_obs = d._prep_obs(buf.obs.reshape(T * E, *shape))
+        b_act, b_logp = buf.actions.reshape(T * E, *buf.actions.shape[2:]), buf.logp.reshape(-1)
         b_adv, b_ret = advantages.reshape(-1), returns.reshape(-1)
         mb_size = T * E // cfg.num_minibatches
         for _ in range(cfg.update_epochs):
@@ -106,7 +87,7 @@ def train_teacher(
                 nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                 opt.step()
         if d.obs_rms is not None:
-            d.obs_rms.update(obs_buf, d.ranks)
+            d.obs_rms.update(buf.obs, d.ranks)
         steps += T * E
     d.global_step += steps
     d.elapsed += time.monotonic() - start
