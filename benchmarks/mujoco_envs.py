@@ -3,6 +3,8 @@
     python mujoco_envs.py vector                       # sync vs async steps/s (Hopper, 16 envs)
     python mujoco_envs.py pendulum --runs 3             # InvertedPendulum-v5 acceptance
     python mujoco_envs.py table --time-limit 300 Hopper-v5 HalfCheetah-v5 Swimmer-v5 Reacher-v5
+    python mujoco_envs.py starts --time-limit 240 Walker2d-v5 --set x_init=teacher teacher_fraction=0.5
+                                                        # defaults vs the overrides, same budget and seed
 
 Run from this folder with PYTHONPATH=.. (or an installed distillhub). Prints Markdown tables.
 """
@@ -92,9 +94,36 @@ def table(env_ids: list[str], time_limit: float, overrides: dict | None = None) 
         )
 
 
+def starts(env_ids: list[str], time_limit: float, overrides: dict) -> None:
+    """Per env, the MuJoCo defaults and the defaults with ``overrides``, same budget and seed, side by side."""
+    label = " ".join(f"{k}={v}" for k, v in overrides.items())
+    print(f"\nDistillation: {time_limit:.0f} s each, 64 samples, seed 0; defaults vs `{label}`.\n")
+    print(
+        "| env | config | env steps | distill wall (s) | teacher env steps / training return | "
+        "one-step mean (10 unseen inits) | worst init | % of CleanRL reference |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for env_id in env_ids:
+        for name, extra in (("defaults", {}), (label, overrides)):
+            t0 = time.monotonic()
+            d = Distiller(default_config(env_id, samples=64, time_limit=time_limit, max_steps=50_000_000, **extra))
+            batch = d.run()
+            dwall = time.monotonic() - t0
+            d.close()
+            r = evaluate(batch, inits=10, episodes=1, seed=1)
+            t = d.teacher_summary
+            teacher = "–" if t is None else f"{t['env_steps']:,} / {t['train_return']}"
+            pct = r.percent_of_reference
+            print(
+                f"| {env_id} | {name} | {d.global_step:,} | {dwall:.0f} | {teacher} | {r.mean:.1f} | {r.min:.1f} | "
+                f"{'n/a' if pct is None else f'{pct:.0f} %'} (ref {PPO_REFERENCE[env_id][0]}) |",
+                flush=True,
+            )
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=["vector", "pendulum", "table"])
+    p.add_argument("what", choices=["vector", "pendulum", "table", "starts"])
     p.add_argument("envs", nargs="*", default=["Hopper-v5", "HalfCheetah-v5", "Swimmer-v5", "Reacher-v5"])
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--time-limit", type=float, default=600.0)
@@ -106,6 +135,8 @@ def main() -> None:
         vector()
     elif args.what == "pendulum":
         pendulum(args.runs, args.time_limit)
+    elif args.what == "starts":
+        starts(args.envs, args.time_limit, parse_settings(args.set))
     else:
         table(args.envs, args.time_limit, parse_settings(args.set))
 
