@@ -1,11 +1,13 @@
 """MinAtar: one-step return of a distilled batch vs our PPO at equal env steps vs a uniform-random policy.
 
-For each game: `distill()` with the MinAtar defaults (8 samples, cnn:small) for `--time-limit` seconds; the batch is
+For each game: `distill()` with the MinAtar defaults (64 samples, cnn:small, the head step; `--set KEY=VALUE` changes
+them) for `--time-limit` seconds; the batch is
 evaluated over `--inits` unseen inits x 1 greedy episode; `ppo_baseline.train_ppo` (same envs, cnn:small, 32 envs x
 128 steps) trains for the same number of env steps and is evaluated greedily over 10 episodes; the random policy
 over 10 episodes. Episodes are capped at 10,000 agent steps (distillhub's MinAtar cap).
 
     cd benchmarks && PYTHONPATH=.. python minatar_games.py Breakout SpaceInvaders --time-limit 600
+    cd benchmarks && PYTHONPATH=.. python minatar_games.py Asterix --time-limit 300 --set x_init=teacher teacher_fraction=0.5
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 from ppo_baseline import evaluate_module, train_ppo
 from random_reference import random_return
 
-from distillhub.distill import default_config, distill
+from distillhub.distill import default_config, distill, parse_settings
 from distillhub.evaluate import evaluate
 
 
@@ -27,14 +29,17 @@ def main() -> None:
     p.add_argument("--time-limit", type=float, default=600)
     p.add_argument("--inits", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args()
+    p.add_argument("--set", nargs="*", default=[], help="config overrides, e.g. x_init=teacher teacher_fraction=0.5")
+    a = p.parse_intermixed_args()
+    overrides = parse_settings(a.set)
     torch.set_num_threads(2)
     print("| game | distill wall (s) | env steps (both) | one-step mean | worst init | PPO wall (s) | PPO mean | random | one step vs PPO |")
     print("|---|---|---|---|---|---|---|---|---|")
     for game in a.games:
         env_id = f"MinAtar/{game}-v1"
         start = time.monotonic()
-        batch = distill(default_config(env_id, time_limit=a.time_limit, seed=a.seed, max_steps=10**9))
+        cfg = default_config(env_id, time_limit=a.time_limit, seed=a.seed, max_steps=10**9, **overrides)
+        batch = distill(cfg)
         wall = time.monotonic() - start
         steps = batch.extra["training"]["env_steps"]
         result = evaluate(batch, inits=a.inits, episodes=1, seed=1)

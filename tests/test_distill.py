@@ -11,7 +11,7 @@ import torch
 
 from distillhub.batch import Batch, load_folder
 from distillhub.checkpoint import checkpoint_path, load_checkpoint
-from distillhub.distill import Distiller, default_config, distill
+from distillhub.distill import MUJOCO_TEACHER_ENVS, Distiller, default_config, distill
 from distillhub.evaluate import evaluate
 
 
@@ -177,6 +177,19 @@ def test_anneal_meta_lr_decays_the_batch_learning_rate_over_the_budget():
     d.run(lambda stats: seen.append(d.meta_opt.param_groups[0]["lr"] / cfg.meta_lr))
     assert seen == pytest.approx([1.0, 0.75, 0.5, 0.25])
     assert d.critic_opt.param_groups[0]["lr"] == cfg.critic_lr  # the critic keeps its rate
+
+
+def test_mujoco_envs_where_a_teacher_paid_start_from_one_and_torchrun_falls_back(monkeypatch):
+    """Hopper, HalfCheetah and Swimmer start from a PPO teacher on half the budget (240 s: 1141 -> 2257, 1748 ->
+    2723, 22 -> 38); Walker2d (where it cost) does not. Under torchrun the teacher (one process) gives way to the
+    family's own start unless the user asked for it."""
+    for env_id in MUJOCO_TEACHER_ENVS:
+        assert (default_config(env_id).x_init, default_config(env_id).teacher_fraction) == ("teacher", 0.5)
+    assert default_config("Walker2d-v5").x_init == "random" and default_config("Ant-v5").x_init == "random"
+    assert default_config("Hopper-v5", x_init="random").x_init == "random"
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert default_config("Hopper-v5").x_init == "random" and default_config("Pendulum-v1").x_init == "states"
+    assert default_config("Hopper-v5", x_init="teacher").x_init == "teacher"
 
 
 def test_generic_continuous_defaults_are_the_head_step_with_a_slow_log_std():

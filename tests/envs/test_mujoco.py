@@ -10,6 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from distillhub.batch import load_folder
+from distillhub.distill import MUJOCO_TEACHER_ENVS
 from distillhub.envs import env_info
 from distillhub.errors import DistillhubError
 from distillhub.loader import load_policy
@@ -42,6 +43,10 @@ def test_mujoco_env_distills_saves_loads_and_evaluates(tmp_path, env_id):
     # running observation statistics were frozen into the batch
     assert batch.obs_mean.shape == info.obs_shape and bool((batch.obs_std > 0).all())
     assert batch.extra["training"]["env_steps"] == 64
+    if env_id in MUJOCO_TEACHER_ENVS:  # its default start: a PPO teacher on half the 64 steps (one rollout)
+        assert batch.extra["training"]["teacher"]["env_steps"] == 32
+    else:
+        assert batch.extra["training"]["teacher"] is None
     policy = load_policy(out, seed=5)
     action = policy.act(np.full(info.obs_shape, 1e6, dtype=np.float32))
     assert action.shape == (info.n_outputs,)
