@@ -76,7 +76,7 @@ def distill(
         str | None, typer.Option(help="Init scheme: orthogonal:<out gain>, xavier, kaiming or torch-default.")
     ] = None,
     inner_step: Annotated[
-        str | None, typer.Option(help="The one step: sgd (plain, the paper's), sgd-ls (scaled by the learner's line search), gn (one damped Gauss-Newton step) or head (that step on the output layer alone: teaches any learner).")
+        str | None, typer.Option(help="The one step: sgd (plain, the paper's), sgd-ls (scaled by the learner's line search), gn (one damped Gauss-Newton step) head (that step on the output layer alone: teaches any learner) or fit (rounds of gn then head: several steps, slow).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed; CPU runs with the same seed are identical.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -414,6 +414,7 @@ def _print_eval(result) -> None:
         "  distillhub eval runs/CartPole-v1-2 --inits 20\n\n"
         "  distillhub eval runs/CartPole-v1-2 --arch mlp:256-256:relu --init kaiming   # teach another learner\n\n"
         "  distillhub eval runs/CartPole-v1-2 --learners held-out --plot learners.png  # a table per learner family\n\n"
+        "  distillhub eval runs/cp-any --arch mlp:64-64-64-64-64:relu --init kaiming --inner-step fit  # fit, not one step\n\n"
         "  distillhub eval user/cartpole-2 --revision main --json"
     ),
 )
@@ -428,6 +429,10 @@ def eval_cmd(
         typer.Option(help="Evaluate every learner of a distribution: zoo, held-out, distilled (the batch's own), or arch@init,..."),
     ] = None,
     plot: Annotated[Path | None, typer.Option(help="With --learners: draw the per-learner table to this PNG.")] = None,
+    inner_step: Annotated[
+        str | None,
+        typer.Option(help="Step the learners with this rule instead of the batch's own (e.g. fit: Gauss-Newton rounds on every layer)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Selects the inits and env seeds (never those of training).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
     revision: Annotated[str | None, typer.Option(help="Hub revision (branch, tag, commit).")] = None,
@@ -443,6 +448,7 @@ def eval_cmd(
     """Evaluate a batch: K fresh inits, one step each, E greedy episodes in the real env."""
 
     def _eval():
+        from distillhub.batch import check_step_rule, with_inner_step
         from distillhub.distill import resolve_device
         from distillhub.errors import DistillhubError
         from distillhub.evaluate import evaluate, evaluate_learners
@@ -456,8 +462,17 @@ def eval_cmd(
             raise DistillhubError("--plot draws the per-learner table; add --learners (e.g. --learners held-out)")
         if learners is not None and (arch or init):
             raise DistillhubError("--learners and --arch/--init exclude each other: name the learners in --learners")
+        if inner_step is not None and (update_card or video):
+            raise DistillhubError(
+                "--inner-step evaluates under another rule than the batch records; drop --update-card/--video "
+                "(the card describes the batch's own rule)"
+            )
+        if inner_step is not None:
+            check_step_rule(inner_step)
         dev = resolve_device(device)
         batch = load_batch(source, revision=revision)
+        if inner_step is not None:
+            batch = with_inner_step(batch, inner_step)
         if video:
             from distillhub.batch import save_card
             from distillhub.card import render_card
@@ -473,7 +488,7 @@ def eval_cmd(
                 allow_import=allow_import,
             )  # fmt: skip
             if as_json:
-                print(json.dumps({**result.summary(), "per_init": result.per_init}))
+                print(json.dumps({**result.summary(), "inner_step": batch.inner_step, "per_init": result.per_init}))
             else:
                 _print_eval(result)
             if update_card:
@@ -498,7 +513,7 @@ def eval_cmd(
         distilled = set(batch.learner_labels)
         rows = {label: {**r.summary(), "in_distribution": label in distilled} for label, r in results.items()}
         if as_json:
-            print(json.dumps({"learners": rows}))
+            print(json.dumps({"learners": rows, "inner_step": batch.inner_step}))
         else:
             _print_learner_table(batch.env_id, rows)
         from distillhub.plots import LEARNERS_FILE, plot_learners

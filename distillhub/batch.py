@@ -42,8 +42,9 @@ MAX_ELEMENTS = 2**28  # per tensor (1 GiB of float32)
 MAX_LEARNING_RATE = 1e6
 # The one step: plain SGD (the paper's rule), SGD scaled by the exact line search of the
 # learner's linearised batch loss (lr is then a dimensionless multiplier), or one damped
-# Gauss-Newton step on every parameter (gn) or on the output layer alone (head; see distillhub.onestep).
-STEP_RULES = ("sgd", "sgd-ls", "gn", "head")
+# Gauss-Newton step on every parameter (gn) or on the output layer alone (head), or rounds of both (fit;
+# see distillhub.onestep).
+STEP_RULES = ("sgd", "sgd-ls", "gn", "head", "fit")
 # gn and head solve an (N·K)² system and take N·K backward passes: bounded so a batch cannot ask for more
 MAX_GN_ROWS = 4096
 
@@ -53,7 +54,7 @@ def check_step_rule(rule: str, rows: int | None = None) -> None:
     :data:`MAX_GN_ROWS` output rows (samples × outputs)."""
     if rule not in STEP_RULES:
         raise DistillhubError(f"unknown inner step '{rule}'; this version knows {', '.join(STEP_RULES)} (upgrade distillhub?)")
-    if rule in ("gn", "head") and rows is not None and rows > MAX_GN_ROWS:
+    if rule in ("gn", "head", "fit") and rows is not None and rows > MAX_GN_ROWS:
         raise DistillhubError(
             f"the {rule} step is limited to {MAX_GN_ROWS:,} output rows (samples x outputs), this one has {rows:,}; "
             "use fewer samples or --inner-step sgd"
@@ -210,6 +211,20 @@ class Batch:
         for name, t in self.tensors().items():
             if not bool(torch.isfinite(t).all()):
                 raise DistillhubError(f"tensor '{name}' holds NaN or inf")
+
+
+def with_inner_step(batch: Batch, rule: str) -> Batch:
+    """``batch`` with its learners stepped by ``rule`` instead of the recorded one (a copy; nothing is written).
+
+    For a learner the batch's own rule cannot teach: ``fit`` on a ``head`` batch moves the hidden layers of a
+    narrow deep ReLU stack that the head step leaves at their init. Results under another rule are not the
+    batch's own; the CLI refuses to store them in its card.
+
+    Raises:
+        DistillhubError: Unknown rule, or too many output rows for a Gauss-Newton rule.
+    """
+    check_step_rule(rule, batch.num_samples * batch.n_outputs)
+    return replace(batch, inner_step=rule)
 
 
 def check_learning_rate(lr: float) -> None:

@@ -17,6 +17,7 @@ from distillhub.batch import (
     load_safetensors,
     read_header,
     rows_to_tensors,
+    with_inner_step,
 )
 from distillhub.errors import DistillhubError
 from distillhub.hub import connection_errors, hub_error
@@ -178,6 +179,7 @@ def load_policy(
     init: str | None = None,
     module: torch.nn.Module | None = None,
     allow_import: bool = False,
+    inner_step: str | None = None,
 ) -> Policy:
     """A ready policy from a published batch: fresh init, one step, wrapped for acting.
 
@@ -193,12 +195,17 @@ def load_policy(
             stepped); it must map float observations [B, *obs_shape] to [B, n_outputs].
         allow_import: The batch's env id is ``module:EnvId``: allow importing that module
             (it runs the module's code; only for batches you trust).
+        inner_step: Step with this rule instead of the recorded one (e.g. ``fit`` for a narrow
+            deep ReLU learner that a ``head`` batch's own step cannot teach; see
+            :func:`~distillhub.batch.with_inner_step`).
 
     Returns:
         A :class:`~distillhub.policy.Policy`; ``policy.act(obs)`` maps a raw env
         observation to an env action (normalisation and clipping included).
     """
     batch = source if isinstance(source, Batch) else load_batch(source, revision=revision, token=token)
+    if inner_step is not None:
+        batch = with_inner_step(batch, inner_step)
     if seed is None:
         seed = int(torch.randint(0, 2**31 - 1, (1,)))
     policy = policy_from_batch(

@@ -82,7 +82,7 @@ def test_card_records_provenance(cartpole_batch):
     assert f"torch {training['versions']['torch']}" in card and '"max_episode_steps": 500' in card
 
 
-@pytest.mark.parametrize("rule", ["sgd-ls", "gn", "head"])
+@pytest.mark.parametrize("rule", ["sgd-ls", "gn", "head", "fit"])
 def test_snippet_matches_one_step_with_the_scale_free_steps(tmp_path, rule):
     g = torch.Generator().manual_seed(2)
     batch = Batch(

@@ -2,6 +2,7 @@
 
 import json
 
+import torch
 from typer.testing import CliRunner
 
 from distillhub_cli.app import app
@@ -85,6 +86,36 @@ def test_eval_info_and_other_width(cartpole_batch):
     r = _run("info", str(cartpole_batch))
     assert r.exit_code == 0
     assert "CartPole-v1" in r.output and "learning_rate" in r.output
+
+
+def test_eval_under_another_step_rule(cartpole_batch):
+    """--inner-step steps the learners with another rule than the batch's (reported in --json); it never
+    touches the folder, and bad or card-writing uses are one-line errors."""
+    before = (cartpole_batch / "batch.safetensors").read_bytes()
+    r = _run("eval", str(cartpole_batch), "--inits", "2", "--episodes", "1", "--arch", "mlp:8-8-8:relu",
+             "--init", "kaiming", "--inner-step", "fit", "--json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.output)
+    assert result["inner_step"] == "fit" and result["architecture"] == "mlp:8-8-8:relu" and result["inits"] == 2
+    r = _run("eval", str(cartpole_batch), "--inits", "1", "--episodes", "1", "--json")
+    assert json.loads(r.output)["inner_step"] == "sgd"  # the batch's own
+    r = _run("eval", str(cartpole_batch), "--inner-step", "newton")
+    assert r.exit_code == 1 and "unknown inner step 'newton'" in r.output and "Traceback" not in r.output
+    r = _run("eval", str(cartpole_batch), "--inner-step", "fit", "--update-card")
+    assert r.exit_code == 1 and "drop --update-card" in r.output
+    assert (cartpole_batch / "batch.safetensors").read_bytes() == before
+
+
+def test_load_policy_under_the_fit_rule_moves_the_hidden_layers(cartpole_batch):
+    from distillhub.learners import build_learner, reinit_
+    from distillhub.loader import load_policy
+    from distillhub.policy import init_generator
+
+    head = load_policy(cartpole_batch, seed=4, arch="mlp:16-16:relu", init="kaiming", inner_step="head").learner
+    fit = load_policy(cartpole_batch, seed=4, arch="mlp:16-16:relu", init="kaiming", inner_step="fit").learner
+    fresh = reinit_(build_learner("mlp:16-16:relu", (4,), 2), "kaiming", init_generator(4))
+    assert torch.equal(head[0].weight, fresh[0].weight)  # head: the hidden layers stay at the init
+    assert not torch.equal(fit[0].weight, head[0].weight) and not torch.equal(fit[2].weight, head[2].weight)
 
 
 def test_corrupt_batch_file(tmp_path, cartpole_batch):

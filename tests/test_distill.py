@@ -179,9 +179,16 @@ def test_anneal_meta_lr_decays_the_batch_learning_rate_over_the_budget():
     assert d.critic_opt.param_groups[0]["lr"] == cfg.critic_lr  # the critic keeps its rate
 
 
+def test_the_fit_rule_distils_end_to_end_and_takes_the_head_defaults():
+    cfg = default_config("CartPole-v1", inner_step="fit", max_steps=64 * 32, num_envs=64, population=2, eval_inits=2)
+    assert (cfg.init_lr, cfg.learn_lr, cfg.x_init) == (1.0, False, "states")  # as the head step
+    batch = distill(cfg)
+    assert batch.inner_step == "fit" and batch.learning_rate == 1.0 and torch.isfinite(batch.observations).all()
+
+
 def test_mujoco_envs_where_a_teacher_paid_start_from_one_and_torchrun_falls_back(monkeypatch):
-    """Hopper, HalfCheetah and Swimmer start from a PPO teacher on half the budget (240 s: 1141 -> 2257, 1748 ->
-    2723, 22 -> 38); Walker2d (where it cost) does not. Under torchrun the teacher (one process) gives way to the
+    """Hopper, HalfCheetah, Swimmer and InvertedDoublePendulum start from a PPO teacher on half the budget (240 s:
+    1141 -> 2257, 1748 -> 2723, 22 -> 38, 659 -> 9360); Walker2d (where it cost) does not. Under torchrun the teacher (one process) gives way to the
     family's own start unless the user asked for it."""
     for env_id in MUJOCO_TEACHER_ENVS:
         assert (default_config(env_id).x_init, default_config(env_id).teacher_fraction) == ("teacher", 0.5)

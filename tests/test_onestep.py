@@ -140,7 +140,7 @@ def test_gauss_newton_step_on_linear_model_matches_closed_form():
     torch.testing.assert_close(stepped.weight, by_rule["weight"])
 
 
-@pytest.mark.parametrize("rule", ["gn", "head"])
+@pytest.mark.parametrize("rule", ["gn", "head", "fit"])
 def test_population_step_equals_per_init_step_and_reaches_x_y_lr(rule):
     from distillhub.learners import build_learner, fresh_params, population_forward
     from distillhub.onestep import step_population
@@ -194,6 +194,34 @@ def test_head_step_fits_the_batch_exactly_for_any_learner_and_leaves_the_rest_at
         # one_step (float32, the loader's path) applies the same rule
         stepped = one_step(net.float(), _batch(x.float(), y.float(), 1.0, inner_step="head"))
         assert (stepped(x.float()) - y.float()).abs().max().item() < 0.05 * err0
+
+
+def test_fit_moves_every_layer_and_fits_a_batch_the_head_step_cannot():
+    """More samples than a narrow deep ReLU stack has features: the head step alone leaves a residual; the fit
+    rule's rounds (a Gauss-Newton step on every parameter, then the head re-fit) move the hidden layers and
+    shrink it; the last head re-fit is exact on the moved features (a second head step changes nothing)."""
+    from distillhub.learners import build_learner, reinit_
+    from distillhub.onestep import FIT_ROUNDS
+
+    torch.manual_seed(4)
+    x = torch.randn(48, 4, dtype=torch.double)
+    y = 2 * torch.tanh(x @ torch.randn(4, 2, dtype=torch.double))  # a smooth policy-like target
+    net = build_learner("mlp:8-8-8-8-8:relu", (4,), 2).double()
+    reinit_(net, "kaiming", torch.Generator().manual_seed(0))
+    theta0 = {n: p.detach().clone() for n, p in net.named_parameters()}
+    lr = torch.tensor(1.0, dtype=torch.double)
+
+    def mse(p):
+        return (torch.func.functional_call(net, p, (x,)) - y).square().mean().item()
+
+    head, fit = (step_params(net, theta0, x, y, lr, rule=r) for r in ("head", "fit"))
+    assert FIT_ROUNDS >= 2 and mse(fit) < 0.5 * mse(head) < mse(theta0)
+    assert all(not torch.equal(fit[n], theta0[n]) for n in theta0 if n.endswith("weight"))  # every layer moved
+    again = step_params(net, fit, x, y, lr, rule="head")
+    assert mse(again) == pytest.approx(mse(fit), rel=1e-3)
+    # one_step (float32, the loader's path) applies the same rule
+    stepped = one_step(net.float(), _batch(x.float(), y.float(), 1.0, inner_step="fit"))
+    assert (stepped(x.float()) - y.float()).square().mean().item() < 0.5 * mse(head)
 
 
 def test_head_step_equals_the_ridge_solution_on_a_linear_model():
