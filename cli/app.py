@@ -76,7 +76,7 @@ def distill(
         str | None, typer.Option(help="Init scheme: orthogonal:<out gain>, xavier, kaiming or torch-default.")
     ] = None,
     inner_step: Annotated[
-        str | None, typer.Option(help="The one step: sgd (plain, the paper's), sgd-ls (scaled by the learner's line search), gn (one damped Gauss-Newton step) head (that step on the output layer alone: teaches any learner) or fit (rounds of gn then head: several steps, slow).")
+        str | None, typer.Option(help="The one step: sgd (plain, the paper's), sgd-ls (scaled by the learner's line search), gn (one damped Gauss-Newton step), head (that step on the output layer alone: teaches any learner) or fit (rounds of gn then head: several steps, slow).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed; CPU runs with the same seed are identical.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",

@@ -318,7 +318,7 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
     if values.get("x_init") == "teacher" and overrides.get("x_init") is None and requested_world() > 1:
         # the teacher trains in one process: under torchrun a family's teacher start gives way to the start
         # the family would have without it (asked for explicitly, it is a one-line error instead)
-        values["x_init"] = "states" if values.get("inner_step") == "head" else DistillConfig.x_init
+        values["x_init"] = "states" if values.get("inner_step") in ("head", "fit") else DistillConfig.x_init
     return DistillConfig(env_id=env_id, env_kwargs=dict(env_kwargs or {}), **values)
 
 
@@ -809,6 +809,8 @@ class Distiller:
         Ep = E // P
         first = self.ranks.rank * P
         shape = info.obs_shape
+        # raw observations (uint8 frames stay uint8); normalised where they are used, with statistics
+        # that only change after the update, so rollout and update agree
         buf = Rollout.empty(self, E)
         last_save = time.monotonic()
         try:
