@@ -81,15 +81,15 @@ def main() -> None:
         arch, init = args.teacher_learner.split("@")
         teacher = policy_from_batch(source, arch=arch, init=init, seed=7)
         mean, std = source.obs_mean, source.obs_std  # the policy normalises inside; the batches carry the same stats
-        score = evaluate_module(teacher, args.env, episodes=10, seed=5)
         what = f"one step of {args.teacher_learner} on {args.teacher_batch}"
     else:
         teacher, steps, wall = train_ppo(
             args.env, time_limit=args.teacher_time, max_steps=10**12, seed=0, arch=args.arch, **PPO[args.ppo]
         )
         mean, std = teacher.obs_mean, teacher.obs_std
-        score = evaluate_module(teacher, args.env, episodes=10, seed=5)
         what = f"PPO after {steps:,} env steps / {wall:.0f} s"
+    score = evaluate_module(teacher, args.env, episodes=10, seed=5)
+    continuous = env_info(args.env).action_space == "continuous"
     states = visited_states(teacher, args.env, args.episodes)
     print(f"\n{args.env}: teacher {score:.1f} (greedy, 10 episodes), {what}; {len(states):,} visited states; "
           f"head step, lr 1, {args.inits} fresh inits, 1 greedy episode each\n")  # fmt: skip
@@ -105,7 +105,6 @@ def main() -> None:
             modules = dict(getattr(teacher, "actor", teacher).named_modules())
             convs = [name for name, m in modules.items() if isinstance(m, torch.nn.Conv2d)][:k]
             encoder = {f"{name}.{p}": getattr(modules[name], p).detach().clone() for name in convs for p in ("weight", "bias")}
-            continuous = env_info(args.env).action_space == "continuous"
             batch = Batch(
                 observations=x, targets=y, learning_rate=1.0, env_id=args.env,
                 action_space="continuous" if continuous else "discrete", architecture=arch, init=init,

@@ -34,11 +34,7 @@ def fit(module, params, x, y, variant: str) -> dict[str, torch.Tensor]:
     if variant == "head":
         return onestep.step_params(module, params, x, y, 1.0, rule="head")
     rounds, damping = variant.split("gn")
-    for _ in range(int(rounds or 1)):
-        grads = onestep._gauss_newton_grads(lambda q: functional_call(module, q, (x,)), params, y, float(damping))
-        params = {k: params[k] - grads[k] for k in params}
-        params = onestep.step_params(module, params, x, y, 1.0, rule="head")
-    return params
+    return onestep._fit(module, params, x, y, 1.0, {}, int(rounds or 1), float(damping))
 
 
 def greedy_return(env, module, params, seed: int) -> float:

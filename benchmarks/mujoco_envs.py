@@ -66,6 +66,17 @@ def pendulum(runs: int, time_limit: float) -> None:
     print(f"| median | {statistics.median(walls):.0f} | | | {statistics.median(means):.1f} | |")
 
 
+def distil_and_evaluate(env_id: str, time_limit: float, overrides: dict):
+    """A 64-sample distillation of ``time_limit`` seconds; returns (the distiller, its wall seconds, the one-step
+    result over 10 unseen inits x 1 greedy episode)."""
+    t0 = time.monotonic()
+    d = Distiller(default_config(env_id, samples=64, time_limit=time_limit, max_steps=50_000_000, **overrides))
+    batch = d.run()
+    wall = time.monotonic() - t0
+    d.close()
+    return d, wall, evaluate(batch, inits=10, episodes=1, seed=1)
+
+
 def table(env_ids: list[str], time_limit: float, overrides: dict | None = None) -> None:
     """Distil each env for ``time_limit`` seconds, then PPO for the same env steps."""
     print(f"\nDistillation: {time_limit:.0f} s each, 64 samples; PPO: same env steps, same rollout code.\n")
@@ -75,12 +86,7 @@ def table(env_ids: list[str], time_limit: float, overrides: dict | None = None) 
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for env_id in env_ids:
-        t0 = time.monotonic()
-        d = Distiller(default_config(env_id, samples=64, time_limit=time_limit, max_steps=50_000_000, **(overrides or {})))
-        batch = d.run()
-        dwall = time.monotonic() - t0
-        d.close()
-        r = evaluate(batch, inits=10, episodes=1, seed=1)
+        d, dwall, r = distil_and_evaluate(env_id, time_limit, overrides or {})
         policy, _, pwall = train_ppo(env_id, max_steps=d.global_step, num_envs=16, rollout_steps=128, epochs=10,
                                      minibatches=32, lr=3e-4, anneal_lr=True)  # fmt: skip
         ppo = evaluate_module(policy, env_id, episodes=10)
@@ -105,12 +111,7 @@ def starts(env_ids: list[str], time_limit: float, overrides: dict) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for env_id in env_ids:
         for name, extra in (("defaults", {}), (label, overrides)):
-            t0 = time.monotonic()
-            d = Distiller(default_config(env_id, samples=64, time_limit=time_limit, max_steps=50_000_000, **extra))
-            batch = d.run()
-            dwall = time.monotonic() - t0
-            d.close()
-            r = evaluate(batch, inits=10, episodes=1, seed=1)
+            d, dwall, r = distil_and_evaluate(env_id, time_limit, extra)
             t = d.teacher_summary
             teacher = "–" if t is None else f"{t['env_steps']:,} / {t['train_return']}"
             pct = r.percent_of_reference

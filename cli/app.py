@@ -462,12 +462,12 @@ def eval_cmd(
             raise DistillhubError("--plot draws the per-learner table; add --learners (e.g. --learners held-out)")
         if learners is not None and (arch or init):
             raise DistillhubError("--learners and --arch/--init exclude each other: name the learners in --learners")
-        if inner_step is not None and (update_card or video):
-            raise DistillhubError(
-                "--inner-step evaluates under another rule than the batch records; drop --update-card/--video "
-                "(the card describes the batch's own rule)"
-            )
         if inner_step is not None:
+            if update_card or video:
+                raise DistillhubError(
+                    "--inner-step evaluates under another rule than the batch records; drop --update-card/--video "
+                    "(the card describes the batch's own rule)"
+                )
             check_step_rule(inner_step)
         dev = resolve_device(device)
         batch = load_batch(source, revision=revision)

@@ -45,6 +45,12 @@ MAX_LEARNING_RATE = 1e6
 # Gauss-Newton step on every parameter (gn) or on the output layer alone (head), or rounds of both (fit;
 # see distillhub.onestep).
 STEP_RULES = ("sgd", "sgd-ls", "gn", "head", "fit")
+# The rules that solve a Gauss-Newton system (bounded by MAX_GN_ROWS below); with sgd-ls, the rules whose lr is a
+# dimensionless multiplier (1 by default); and the rules whose step lands every learner's outputs on y (lr fixed at 1,
+# x started on visited states: each learner interpolates the batch with its own features)
+GN_RULES = ("gn", "head", "fit")
+SCALE_FREE_RULES = ("sgd-ls", *GN_RULES)
+EXACT_FIT_RULES = ("head", "fit")
 # gn and head solve an (N·K)² system and take N·K backward passes: bounded so a batch cannot ask for more
 MAX_GN_ROWS = 4096
 
@@ -54,7 +60,7 @@ def check_step_rule(rule: str, rows: int | None = None) -> None:
     :data:`MAX_GN_ROWS` output rows (samples × outputs)."""
     if rule not in STEP_RULES:
         raise DistillhubError(f"unknown inner step '{rule}'; this version knows {', '.join(STEP_RULES)} (upgrade distillhub?)")
-    if rule in ("gn", "head", "fit") and rows is not None and rows > MAX_GN_ROWS:
+    if rule in GN_RULES and rows is not None and rows > MAX_GN_ROWS:
         raise DistillhubError(
             f"the {rule} step is limited to {MAX_GN_ROWS:,} output rows (samples x outputs), this one has {rows:,}; "
             "use fewer samples or --inner-step sgd"

@@ -25,7 +25,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from distillhub.batch import MAX_ELEMENTS, MAX_GN_ROWS, MAX_SAMPLES, Batch, check_step_rule, normalize
+from distillhub.batch import (
+    EXACT_FIT_RULES,
+    MAX_ELEMENTS,
+    MAX_GN_ROWS,
+    MAX_SAMPLES,
+    SCALE_FREE_RULES,
+    Batch,
+    check_step_rule,
+    normalize,
+)
 from distillhub.checkpoint import checkpoint_path, load_checkpoint, restore_run_state, run_state, save_checkpoint
 from distillhub.distributed import Ranks, from_env, local_device, normalize_advantages, requested_world
 from distillhub.envs import EnvInfo, env_info, make_vector_env, versions
@@ -304,9 +313,9 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
     values.update({k: v for k, v in overrides.items() if v is not None})
     if overrides.get("time_limit") is not None and overrides.get("max_steps") is None:
         values["max_steps"] = NO_STEP_LIMIT  # a time budget alone is the budget: the family's step default would cut it
-    if values.get("inner_step") in ("sgd-ls", "gn", "head", "fit") and overrides.get("init_lr") is None:
+    if values.get("inner_step") in SCALE_FREE_RULES and overrides.get("init_lr") is None:
         values["init_lr"] = 1.0  # a multiplier of the learner's own step, not an SGD step size
-    if values.get("inner_step") in ("head", "fit"):
+    if values.get("inner_step") in EXACT_FIT_RULES:
         if overrides.get("learn_lr") is None:
             # the head step fits the batch exactly at lr 1; a learned lr > 1 extrapolates past the fit and
             # amplifies each learner's own init (measured: held-out CartPole 68 % with it, 78 % without)
@@ -318,7 +327,7 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
     if values.get("x_init") == "teacher" and overrides.get("x_init") is None and requested_world() > 1:
         # the teacher trains in one process: under torchrun a family's teacher start gives way to the start
         # the family would have without it (asked for explicitly, it is a one-line error instead)
-        values["x_init"] = "states" if values.get("inner_step") in ("head", "fit") else DistillConfig.x_init
+        values["x_init"] = "states" if values.get("inner_step") in EXACT_FIT_RULES else DistillConfig.x_init
     return DistillConfig(env_id=env_id, env_kwargs=dict(env_kwargs or {}), **values)
 
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, jacrev, jvp, vjp
 
-from distillhub.batch import Batch
+from distillhub.batch import GN_RULES, Batch
 from distillhub.errors import DistillhubError
 from distillhub.learners import is_plain_mlp, population_forward
 
@@ -153,6 +153,28 @@ def _gauss_newton_grads(
     return grads
 
 
+def _fit(
+    module: nn.Module,
+    params: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: torch.Tensor | float,
+    frozen: dict[str, torch.Tensor],
+    rounds: int = FIT_ROUNDS,
+    damping: float = GN_DAMPING,
+) -> dict[str, torch.Tensor]:
+    """The ``fit`` rule: ``rounds`` × (a damped Gauss-Newton step on every parameter, then the head step).
+    ``rounds`` and ``damping`` are arguments for ``benchmarks/fit_rounds.py``'s variants."""
+
+    def forward(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return functional_call(module, {**frozen, **p}, (x,))
+
+    for _ in range(rounds):
+        grads = _gauss_newton_grads(forward, params, y, damping)
+        params = step_params(module, {k: params[k] - lr * grads[k] for k in params}, x, y, lr, frozen, "head")
+    return params
+
+
 def step_params(
     module: nn.Module,
     params: dict[str, torch.Tensor],
@@ -201,10 +223,7 @@ def step_params(
         grads = _gauss_newton_grads(forward, params, y)
         return {k: params[k] - lr * grads[k] for k in params}
     if rule == "fit":
-        for _ in range(FIT_ROUNDS):
-            grads = _gauss_newton_grads(forward, params, y)
-            params = step_params(module, {k: params[k] - lr * grads[k] for k in params}, x, y, lr, frozen, "head")
-        return params
+        return _fit(module, params, x, y, lr, frozen)
     if rule == "head" and _closed_form_head(module, params):
         one = _head_step_closed_form(module, {k: v.unsqueeze(0) for k, v in params.items()}, x, y, lr, frozen)
         return {k: v.squeeze(0) for k, v in one.items()}
@@ -239,7 +258,7 @@ def step_population(
     """
     if rule == "head" and _closed_form_head(module, params):
         return _head_step_closed_form(module, params, x, y, lr, frozen or {})
-    if frozen or rule in ("gn", "head", "fit") or not is_plain_mlp(module):
+    if frozen or rule in GN_RULES or not is_plain_mlp(module):
         return torch.func.vmap(lambda p: step_params(module, p, x, y, lr, frozen, rule))(params)
     count = next(iter(params.values())).shape[0]
     differentiable = torch.is_grad_enabled() and any(
