@@ -10,7 +10,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from distillhub.batch import FORMAT, Batch, check_learning_rate
 from distillhub.errors import DistillhubError
-from distillhub.onestep import FIT_ROUNDS, GN_DAMPING, HEAD_DAMPING
+from distillhub.onestep import FIT_DAMPING, FIT_ROUNDS, GN_DAMPING, HEAD_DAMPING
 
 
 def _architecture_text(spec: str) -> str:
@@ -122,7 +122,7 @@ def render_card(batch: Batch, repo_id: str | None = None, folder=None) -> str:
         learners_picture="learners.png" in pictures,
         samples_picture="samples.png" in pictures,
         inner_step=batch.inner_step,
-        gn_damping=GN_DAMPING if batch.inner_step in ("gn", "fit") else HEAD_DAMPING,
+        gn_damping={"gn": GN_DAMPING, "fit": FIT_DAMPING}.get(batch.inner_step, HEAD_DAMPING),
         head_damping=HEAD_DAMPING,
         fit_rounds=FIT_ROUNDS,
         replay_gif="replay.gif" in pictures,

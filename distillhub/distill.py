@@ -19,28 +19,33 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from distillhub.batch import (
-    EXACT_FIT_RULES,
-    MAX_ELEMENTS,
-    MAX_GN_ROWS,
-    MAX_SAMPLES,
-    SCALE_FREE_RULES,
-    Batch,
-    check_step_rule,
-    normalize,
-)
+from distillhub.batch import Batch, normalize
 from distillhub.checkpoint import checkpoint_path, load_checkpoint, restore_run_state, run_state, save_checkpoint
-from distillhub.distributed import Ranks, from_env, local_device, normalize_advantages, requested_world
+from distillhub.config import (  # noqa: F401  (re-exported: distillhub.distill is where users find them)
+    ATARI_SAMPLES,
+    FAMILY_DEFAULTS,
+    GENERIC_CONTINUOUS,
+    MAX_ENVS,
+    MUJOCO_TEACHER_ENVS,
+    NO_STEP_LIMIT,
+    DistillConfig,
+    check_fits,
+    default_config,
+    parse_settings,
+    resolve_device,
+    validate_config,
+)
+from distillhub.distributed import Ranks, from_env, local_device, normalize_advantages
 from distillhub.envs import EnvInfo, env_info, make_vector_env, versions
 from distillhub.errors import DistillhubError
-from distillhub.learners import DEFAULT_CNN, DEFAULT_INIT, DEFAULT_MLP, build_learner, check_init, reinit_
-from distillhub.population import Draw, Learner, Population, describe, parse_learners
+from distillhub.learners import build_learner, reinit_
+from distillhub.population import Draw, Population, describe
 from distillhub.rl import (
     RewardScaler,
     RunningMeanStd,
@@ -53,296 +58,6 @@ from distillhub.rollout import Rollout
 from distillhub.rollout import collect as collect_rollout
 from distillhub.selection import Selection
 from distillhub.teacher import train_teacher
-
-
-@dataclass
-class DistillConfig:
-    """Everything that defines a distillation run. See :func:`default_config` for the
-    per-family defaults; every field can be overridden."""
-
-    env_id: str = "CartPole-v1"
-    env_kwargs: dict = field(default_factory=dict)
-    samples: int = 2
-    # the learner distribution (see distillhub.population): "single" (arch@init alone), "zoo", or arch@init,...
-    learners: str = "single"
-    arch: str = DEFAULT_MLP
-    init: str = DEFAULT_INIT
-    # the one step: "sgd" (the paper's), "sgd-ls" (scaled by the learner's own line search) or
-    # "gn" (one damped Gauss-Newton step: every learner fits the batch to first order) or
-    # "head" (that step on the output layer alone: every learner fits the batch exactly)
-    inner_step: str = "sgd"
-    seed: int = 0
-    device: str = "auto"
-    # budget (whichever comes first; both count the whole run across resumes)
-    max_steps: int = 3_000_000
-    time_limit: float | None = None
-    # stop early once the worst of `eval_inits` held-out inits reaches `target_return`
-    # in `patience` evaluations in a row (None: the env's reward threshold, if any)
-    target_return: float | None = None
-    early_stop: bool = True
-    patience: int = 3
-    # meta-PPO
-    population: int = 8
-    num_envs: int = 512
-    rollout_steps: int = 32
-    update_epochs: int = 4
-    num_minibatches: int = 4
-    meta_lr: float = 3e-3
-    # decay the batch's learning rate linearly to 0 over the budget (steps or time, whichever is nearer)
-    anneal_meta_lr: bool = False
-    critic_lr: float = 1e-3
-    critic_arch: str = DEFAULT_MLP
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    # add γ·V(final observation) to the reward where the time limit cut an episode (not for the
-    # torch cart-poles, whose benchmarks predate it)
-    bootstrap_truncated: bool = True
-    clip_coef: float = 0.2
-    ent_coef: float = 0.0
-    max_grad_norm: float = 0.5
-    # the batch at the start
-    x_init_std: float = 1.0
-    # "random" (x ~ N(0, x_init_std²) in the learner's input space), "states" (observations a
-    # random policy visits in the first steps: the batch starts where the env's states are) or
-    # "teacher" (a PPO policy trained on the first `teacher_fraction` of the budget: x on the states
-    # it visits, y its outputs there, its log-std, the critic it trained; see distillhub.teacher)
-    x_init: str = "random"
-    teacher_fraction: float = 0.25
-    teacher_lr: float = 3e-4
-    init_lr: float = 0.1
-    learn_lr: bool = True  # False: the step size stays init_lr (the batch alone is learned)
-    init_log_std: float = -0.5
-    # the log-std's own Adam rate (None: meta_lr). At meta_lr 3e-3 it falls from -0.5 to -4 on Pendulum-v1
-    # within a few million steps and exploration dies; PPO itself moves it at 3e-4
-    log_std_lr: float | None = None
-    # normalisation
-    obs_norm: bool = False
-    reward_norm: bool = False
-    # rollouts, evaluation, checkpoints
-    vectorization: str = "sync"
-    env_threads: int | None = None  # envpool's worker threads (None: one per available core)
-    eval_every: int = 10
-    eval_inits: int = 32
-    eval_episodes: int = 2
-    checkpoint_every: float = 120.0
-    encoder_layers: int = 0
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> DistillConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-
-# fields with a CLI option of their own (or none that makes sense to set by hand)
-_NOT_SETTABLE = ("env_id", "env_kwargs")
-
-
-def parse_settings(items: list[str]) -> dict:
-    """``KEY=VALUE`` strings (the CLI's ``--set``) as config overrides, typed by the
-    :class:`DistillConfig` field they name.
-
-    Raises:
-        DistillhubError: Unknown field, a value of the wrong type, or a field given twice.
-    """
-    types = {f.name: str(f.type) for f in fields(DistillConfig) if f.name not in _NOT_SETTABLE}
-    out: dict = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in types:
-            raise DistillhubError(
-                f"--set takes KEY=VALUE with KEY a config field ({', '.join(sorted(types))}); got '{item}'"
-            )
-        if key in out:
-            raise DistillhubError(f"--set {key} is given twice")
-        kind, text = types[key], text.strip()
-        try:
-            if "None" in kind and text.lower() in ("none", "null"):
-                value = None
-            elif kind.startswith("bool"):
-                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError
-                value = text.lower() in ("true", "1", "yes")
-            elif kind.startswith("int"):
-                value = int(text)
-            elif kind.startswith("float"):
-                value = float(text)
-            else:
-                value = text
-        except ValueError:
-            raise DistillhubError(f"--set {key}: '{text}' is not a {kind.split(' ')[0]}") from None
-        out[key] = value
-    return out
-
-
-FAMILY_DEFAULTS: dict[str, dict] = {
-    "cartpole": {},
-    "generic": dict(num_envs=64, rollout_steps=128, population=4, eval_inits=8, eval_every=10),
-    "mujoco": dict(
-        samples=64,
-        population=4,
-        num_envs=16,
-        rollout_steps=256,
-        update_epochs=10,
-        num_minibatches=8,
-        meta_lr=3e-3,
-        critic_lr=3e-4,
-        obs_norm=True,
-        reward_norm=True,
-        init_lr=0.1,
-        eval_inits=4,
-        eval_episodes=1,
-        eval_every=10,
-        max_steps=1_000_000,
-        ent_coef=0.0,
-        # the log-std at PPO's rate, not the batch's 3e-3: Hopper-v5, 30 min, 10 unseen inits 997.7 -> 2106.4
-        # mean (at 3e-3 the log-std fell to -3.8 and the held-out curve fell from its 0.7M-step peak)
-        log_std_lr=3e-4,
-    ),
-    # MinAtar: the head step on 64 samples that start on visited frames (head implies x_init=states, lr 1
-    # fixed). Breakout-v1, 5 min of this CPU, 10 unseen inits: 1.8 mean (256 samples: 2.2 at 0.8x the
-    # env steps/s); the earlier defaults (sgd, 8 samples from N(0, 0.5²)) stayed at random level (0.6
-    # after 10 min, random 0.4).
-    "minatar": dict(
-        samples=64,
-        inner_step="head",
-        arch="cnn:small",
-        critic_arch="cnn:small",
-        population=4,
-        num_envs=32,
-        rollout_steps=128,
-        update_epochs=4,
-        num_minibatches=4,
-        meta_lr=3e-3,
-        critic_lr=1e-3,
-        ent_coef=0.01,
-        eval_inits=4,
-        eval_episodes=1,
-        eval_every=10,
-        max_steps=5_000_000,
-        x_init_std=0.5,
-    ),
-    "atari": dict(
-        samples=4,
-        arch=DEFAULT_CNN,
-        critic_arch=DEFAULT_CNN,
-        population=2,
-        num_envs=8,
-        rollout_steps=128,
-        update_epochs=4,
-        num_minibatches=4,
-        meta_lr=1e-3,
-        critic_lr=2.5e-4,
-        ent_coef=0.01,
-        init_lr=0.1,
-        eval_inits=2,
-        eval_episodes=1,
-        eval_every=20,
-        max_steps=10_000_000,
-        x_init_std=0.5,
-        vectorization="ale",
-    ),
-}
-
-
-# Generic continuous-action envs get MuJoCo's care (observation normalisation, reward scaling) but, as their
-# envs are cheap, 64 envs x 64 steps and 4 x 4 PPO minibatches instead of 16 x 256 and 10 x 8 (3.8x the env
-# steps/s on Pendulum-v1). The one step is the head step (x from visited states, lr 1) on 256 samples of a
-# 3-layer tanh learner whose log-std moves at PPO's 3e-4: Pendulum-v1 in 5 min -181 over 10 unseen inits, where
-# 16 samples with the sgd step stayed at -844 (same log-std rate; -962 in 10 min without) and the head step
-# without the log-std rate at -815 (its log-std fell to -4 and exploration died); benchmarks/results_generic_quality.md.
-# The batch starts from a PPO teacher trained on half the budget, on 1,024 of its states (at most 4,096 output
-# rows): Pendulum-v1, 5 min, seeds 0-2: -181/-318/-313 from visited states with 256 samples, -169/-161/-281 from a
-# teacher with 256 (seed 2: one init of 10 at -864), -187/-179/-170 with 1,024 (worst init -339).
-GENERIC_CONTINUOUS = {
-    **FAMILY_DEFAULTS["mujoco"],
-    "samples": 1024,
-    "x_init": "teacher",
-    "teacher_fraction": 0.5,
-    "inner_step": "head",
-    "arch": "mlp:64-64-64:tanh",
-    "num_envs": 64,
-    "rollout_steps": 64,
-    "update_epochs": 4,
-    "num_minibatches": 4,
-}
-
-
-# MuJoCo envs whose batch starts from a PPO teacher trained on half the budget (``x_init=teacher``). 240 s of
-# this CPU, 64 samples, 10 unseen inits, seed 0 (benchmarks/mujoco_envs.py starts): Hopper-v5 1141 -> 2257
-# (and 2422 in a second run), HalfCheetah-v5 1748 -> 2723, Swimmer-v5 22.1 -> 37.9, InvertedDoublePendulum-v5
-# 659 -> 9360. Not where it did not pay: Walker2d-v5 2206 -> 1465, Ant-v5 989 -> 1001 (its teacher had not
-# learned in 120 s), Reacher-v5 -6.5 -> -7.5.
-MUJOCO_TEACHER_ENVS = {"Hopper-v5", "HalfCheetah-v5", "Swimmer-v5", "InvertedDoublePendulum-v5"}
-
-
-# Atari samples per game, as in the paper (Pong and Space Invaders 4, Ms. Pac-Man 6,
-# Centipede 10); other games get the family default (4).
-ATARI_SAMPLES = {"Pong": 4, "SpaceInvaders": 4, "MsPacman": 6, "Centipede": 10}
-
-
-NO_STEP_LIMIT = 10**15
-
-
-def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> DistillConfig:
-    """A config with the defaults of ``env_id``'s family (and game), then ``overrides`` applied.
-
-    Overrides whose value is ``None`` are ignored, so CLI options can be passed as they are. A
-    ``time_limit`` without ``max_steps`` lifts the family's default step budget: the time is the budget.
-    """
-    from distillhub.envs import env_info, envpool_available, family_of
-
-    family = family_of(env_id)
-    values = dict(FAMILY_DEFAULTS[family])
-    if family == "generic":
-        info = env_info(env_id, env_kwargs, allow_import=True)
-        if info.action_space == "continuous":
-            values = dict(GENERIC_CONTINUOUS)
-            values["samples"] = min(values["samples"], MAX_GN_ROWS // info.n_outputs)  # the head step's bound
-    if family == "mujoco" and env_id in MUJOCO_TEACHER_ENVS:
-        values.update(x_init="teacher", teacher_fraction=0.5)
-    family_x_init = "x_init" in values
-    if family in ("mujoco", "generic") and not (env_kwargs or {}) and envpool_available(env_id):
-        values["vectorization"] = "envpool"  # the fastest backend where it has the env
-    if family == "atari":
-        game = env_id.split("/", 1)[1].split("-")[0]
-        values["samples"] = ATARI_SAMPLES.get(game, values["samples"])
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    if overrides.get("time_limit") is not None and overrides.get("max_steps") is None:
-        values["max_steps"] = NO_STEP_LIMIT  # a time budget alone is the budget: the family's step default would cut it
-    if values.get("inner_step") in SCALE_FREE_RULES and overrides.get("init_lr") is None:
-        values["init_lr"] = 1.0  # a multiplier of the learner's own step, not an SGD step size
-    if values.get("inner_step") in EXACT_FIT_RULES:
-        if overrides.get("learn_lr") is None:
-            # the head step fits the batch exactly at lr 1; a learned lr > 1 extrapolates past the fit and
-            # amplifies each learner's own init (measured: held-out CartPole 68 % with it, 78 % without)
-            values["learn_lr"] = False
-        if overrides.get("x_init") is None and not family_x_init:
-            # every learner interpolates the batch with its own kernel, so the batch must sit where the
-            # states are (measured: held-out CartPole 95 % from N(0, 1), 99 % from visited states)
-            values["x_init"] = "states"
-    if values.get("x_init") == "teacher" and overrides.get("x_init") is None and requested_world() > 1:
-        # the teacher trains in one process: under torchrun a family's teacher start gives way to the start
-        # the family would have without it (asked for explicitly, it is a one-line error instead)
-        values["x_init"] = "states" if values.get("inner_step") in EXACT_FIT_RULES else DistillConfig.x_init
-    return DistillConfig(env_id=env_id, env_kwargs=dict(env_kwargs or {}), **values)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DistillhubError("--device cuda was asked for but no CUDA GPU is visible; use --device auto or cpu")
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise DistillhubError(f"unknown device '{name}'; use auto, cpu or cuda")
-    return torch.device(name)
-
-
-MAX_ENVS = 65_536
 
 
 @dataclass
@@ -360,75 +75,6 @@ class IterationStats:
     pg_loss: float
     value_loss: float
 
-
-def validate_config(cfg: DistillConfig) -> None:
-    """One-line errors for configurations that cannot run."""
-    if not 1 <= cfg.samples <= MAX_SAMPLES:
-        raise DistillhubError(f"--samples must be from 1 to {MAX_SAMPLES:,}, got {cfg.samples}")
-    if not 1 <= cfg.num_envs <= MAX_ENVS:
-        raise DistillhubError(f"--num-envs must be from 1 to {MAX_ENVS:,}, got {cfg.num_envs}")
-    if not 1 <= cfg.rollout_steps <= 100_000:
-        raise DistillhubError(f"--rollout-steps must be from 1 to 100,000, got {cfg.rollout_steps}")
-    if cfg.eval_inits < 1 or cfg.eval_episodes < 1 or cfg.eval_every < 1 or cfg.patience < 1:
-        raise DistillhubError("eval_inits, eval_episodes, eval_every and patience must be at least 1")
-    for name in ("meta_lr", "critic_lr", "init_lr", "x_init_std", "max_grad_norm"):
-        value = getattr(cfg, name)
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise DistillhubError(f"{name} must be a positive finite number, got {value}")
-    if cfg.update_epochs < 1 or cfg.num_minibatches < 1:
-        raise DistillhubError("update_epochs and num_minibatches must be at least 1")
-    if not (0 < cfg.gamma <= 1 and 0 <= cfg.gae_lambda <= 1):
-        raise DistillhubError(f"gamma must be in (0, 1] and gae_lambda in [0, 1], got {cfg.gamma} and {cfg.gae_lambda}")
-    if not (math.isfinite(cfg.clip_coef) and cfg.clip_coef > 0 and math.isfinite(cfg.ent_coef) and cfg.ent_coef >= 0):
-        raise DistillhubError(f"clip_coef must be positive and ent_coef non-negative, got {cfg.clip_coef} and {cfg.ent_coef}")
-    if cfg.log_std_lr is not None and not (math.isfinite(cfg.log_std_lr) and cfg.log_std_lr > 0):
-        raise DistillhubError(f"log_std_lr must be a positive number (or unset), got {cfg.log_std_lr}")
-    if not math.isfinite(cfg.init_log_std) or abs(cfg.init_log_std) > 20:
-        raise DistillhubError(f"init_log_std must be a finite number in [-20, 20], got {cfg.init_log_std}")
-    if not 0 <= cfg.encoder_layers <= 16:
-        raise DistillhubError(f"encoder_layers must be from 0 to 16, got {cfg.encoder_layers}")
-    if cfg.population < 1 or cfg.num_envs % cfg.population:
-        raise DistillhubError(f"num_envs ({cfg.num_envs}) must be a positive multiple of population ({cfg.population})")
-    if (cfg.num_envs // cfg.population * cfg.rollout_steps) % cfg.num_minibatches:
-        raise DistillhubError("rollout_steps * num_envs / population must be divisible by num_minibatches")
-    if cfg.max_steps < 1:
-        raise DistillhubError(f"--max-steps must be positive, got {cfg.max_steps}")
-    if cfg.time_limit is not None and cfg.time_limit <= 0:
-        raise DistillhubError(f"--time-limit must be positive, got {cfg.time_limit}")
-    if cfg.x_init not in ("random", "states", "teacher"):
-        raise DistillhubError(f"x_init must be random, states or teacher, got '{cfg.x_init}'")
-    if not (math.isfinite(cfg.teacher_fraction) and 0 < cfg.teacher_fraction < 1):
-        raise DistillhubError(f"teacher_fraction must be between 0 and 1, got {cfg.teacher_fraction}")
-    if not (math.isfinite(cfg.teacher_lr) and cfg.teacher_lr > 0):
-        raise DistillhubError(f"teacher_lr must be a positive finite number, got {cfg.teacher_lr}")
-    if cfg.vectorization not in ("sync", "async", "ale", "envpool"):
-        raise DistillhubError(
-            f"vectorization must be sync, async, envpool or ale (Atari), got '{cfg.vectorization}'"
-        )
-    if cfg.env_threads is not None and not 1 <= cfg.env_threads <= 1024:
-        raise DistillhubError(f"--env-threads must be from 1 to 1024, got {cfg.env_threads}")
-    check_init(cfg.init)
-    check_step_rule(cfg.inner_step)
-    parse_learners(cfg.learners, False, cfg.arch, cfg.init)
-
-
-def check_fits(cfg: DistillConfig, info: EnvInfo) -> list[Learner]:
-    """What must hold for ``cfg`` on this env before any work (the CLI asks before it touches ``--out``):
-    the batch's size, the step rule's bound, the learner spec.
-
-    Returns:
-        The learners of ``cfg``'s distribution.
-    """
-    obs_shape, n_out = info.obs_shape, info.n_outputs
-    if cfg.samples * math.prod(obs_shape) > MAX_ELEMENTS:
-        raise DistillhubError(
-            f"--samples {cfg.samples} of shape {list(obs_shape)} exceed {MAX_ELEMENTS:,} numbers; use fewer samples"
-        )
-    check_step_rule(cfg.inner_step, cfg.samples * n_out)
-    learners = parse_learners(cfg.learners, len(obs_shape) > 1, cfg.arch, cfg.init)
-    if cfg.encoder_layers and len(learners) > 1:
-        raise DistillhubError("--encoder-layers needs a single learner (the encoder is shared); drop --learners")
-    return learners
 
 
 class Distiller:

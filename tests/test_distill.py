@@ -11,7 +11,7 @@ import torch
 
 from distillhub.batch import Batch, load_folder
 from distillhub.checkpoint import checkpoint_path, load_checkpoint
-from distillhub.distill import MUJOCO_TEACHER_ENVS, Distiller, default_config, distill
+from distillhub.distill import Distiller, default_config, distill
 from distillhub.evaluate import evaluate
 
 
@@ -142,15 +142,6 @@ def test_a_checkpoint_from_another_device_kind_resumes_on_a_fresh_action_stream(
     assert r.global_step == 2 * ITER_STEPS
 
 
-def test_a_time_limit_alone_is_the_budget():
-    """`--time-limit 1800` must not stop at the family's default step budget after 4 minutes."""
-    from distillhub.distill import NO_STEP_LIMIT
-
-    assert default_config("Hopper-v5").max_steps == 1_000_000
-    assert default_config("Hopper-v5", time_limit=1800).max_steps == NO_STEP_LIMIT
-    assert default_config("Hopper-v5", time_limit=1800, max_steps=5000).max_steps == 5000
-
-
 def test_x_init_states_starts_the_batch_on_visited_states_and_head_defaults():
     """x_init=states: the batch starts as observations the env produced (CartPole's are inside its
     termination box, unlike N(0, 1) draws), and the rollout continues from the warmed-up envs."""
@@ -184,19 +175,6 @@ def test_the_fit_rule_distils_end_to_end_and_takes_the_head_defaults():
     assert (cfg.init_lr, cfg.learn_lr, cfg.x_init) == (1.0, False, "states")  # as the head step
     batch = distill(cfg)
     assert batch.inner_step == "fit" and batch.learning_rate == 1.0 and torch.isfinite(batch.observations).all()
-
-
-def test_mujoco_envs_where_a_teacher_paid_start_from_one_and_torchrun_falls_back(monkeypatch):
-    """Hopper, HalfCheetah, Swimmer and InvertedDoublePendulum start from a PPO teacher on half the budget (240 s:
-    1141 -> 2257, 1748 -> 2723, 22 -> 38, 659 -> 9360); Walker2d (where it cost) does not. Under torchrun the teacher (one process) gives way to the
-    family's own start unless the user asked for it."""
-    for env_id in MUJOCO_TEACHER_ENVS:
-        assert (default_config(env_id).x_init, default_config(env_id).teacher_fraction) == ("teacher", 0.5)
-    assert default_config("Walker2d-v5").x_init == "random" and default_config("Ant-v5").x_init == "random"
-    assert default_config("Hopper-v5", x_init="random").x_init == "random"
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    assert default_config("Hopper-v5").x_init == "random" and default_config("Pendulum-v1").x_init == "states"
-    assert default_config("Hopper-v5", x_init="teacher").x_init == "teacher"
 
 
 def test_generic_continuous_defaults_are_the_head_step_with_a_slow_log_std():
