@@ -5,6 +5,9 @@
     python mujoco_envs.py table --time-limit 300 Hopper-v5 HalfCheetah-v5 Swimmer-v5 Reacher-v5
     python mujoco_envs.py starts --time-limit 240 Walker2d-v5 --set x_init=teacher teacher_fraction=0.5
                                                         # defaults vs the overrides, same budget and seed
+    python mujoco_envs.py starts --time-limit 240 --only-set --head-samples Hopper-v5 \
+        --set x_init=teacher teacher_fraction=0.5 inner_step=head arch=mlp:64-64-64:tanh
+                                                        # the overrides alone; as many samples as the head step takes
 
 Run from this folder with PYTHONPATH=.. (or an installed distillhub). Prints Markdown tables.
 """
@@ -18,6 +21,7 @@ import time
 import torch
 from ppo_baseline import evaluate_module, train_ppo
 
+from distillhub.batch import MAX_GN_ROWS
 from distillhub.distill import Distiller, default_config, parse_settings
 from distillhub.envs import env_info, make_vector_env
 from distillhub.evaluate import evaluate
@@ -67,10 +71,10 @@ def pendulum(runs: int, time_limit: float) -> None:
 
 
 def distil_and_evaluate(env_id: str, time_limit: float, overrides: dict):
-    """A 64-sample distillation of ``time_limit`` seconds; returns (the distiller, its wall seconds, the one-step
-    result over 10 unseen inits x 1 greedy episode)."""
+    """A distillation of ``time_limit`` seconds (64 samples unless ``overrides`` name others); returns (the
+    distiller, its wall seconds, the one-step result over 10 unseen inits x 1 greedy episode)."""
     t0 = time.monotonic()
-    d = Distiller(default_config(env_id, samples=64, time_limit=time_limit, max_steps=50_000_000, **overrides))
+    d = Distiller(default_config(env_id, time_limit=time_limit, max_steps=50_000_000, **{"samples": 64, **overrides}))
     batch = d.run()
     wall = time.monotonic() - t0
     d.close()
@@ -100,23 +104,32 @@ def table(env_ids: list[str], time_limit: float, overrides: dict | None = None) 
         )
 
 
-def starts(env_ids: list[str], time_limit: float, overrides: dict) -> None:
-    """Per env, the MuJoCo defaults and the defaults with ``overrides``, same budget and seed, side by side."""
-    label = " ".join(f"{k}={v}" for k, v in overrides.items())
-    print(f"\nDistillation: {time_limit:.0f} s each, 64 samples, seed 0; defaults vs `{label}`.\n")
+def starts(
+    env_ids: list[str], time_limit: float, overrides: dict, only_set: bool = False, head_samples: bool = False
+) -> None:
+    """Per env, the MuJoCo defaults and the defaults with ``overrides``, same budget and seed, side by side
+    (``only_set``: the overrides alone). ``head_samples``: the overrides take min(1,024, the head step's row
+    bound / the env's action size) samples, the generic continuous rule."""
+    label = " ".join(f"{k}={v}" for k, v in overrides.items()) + (" samples=head-max" if head_samples else "")
+    print(
+        f"\nDistillation: {time_limit:.0f} s each, 64 samples, seed 0; {'' if only_set else 'defaults vs '}`{label}`.\n"
+    )
     print(
         "| env | config | env steps | distill wall (s) | teacher env steps / training return | "
         "one-step mean (10 unseen inits) | worst init | % of CleanRL reference |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for env_id in env_ids:
-        for name, extra in (("defaults", {}), (label, overrides)):
+        variant = dict(overrides)
+        if head_samples:
+            variant["samples"] = min(1024, MAX_GN_ROWS // env_info(env_id).n_outputs)
+        for name, extra in ([] if only_set else [("defaults", {})]) + [(label, variant)]:
             d, dwall, r = distil_and_evaluate(env_id, time_limit, extra)
             t = d.teacher_summary
             teacher = "–" if t is None else f"{t['env_steps']:,} / {t['train_return']}"
             pct = r.percent_of_reference
             print(
-                f"| {env_id} | {name} | {d.global_step:,} | {dwall:.0f} | {teacher} | {r.mean:.1f} | {r.min:.1f} | "
+                f"| {env_id} | {name}, {d.cfg.samples} samples | {d.global_step:,} | {dwall:.0f} | {teacher} | {r.mean:.1f} | {r.min:.1f} | "
                 f"{'n/a' if pct is None else f'{pct:.0f} %'} (ref {PPO_REFERENCE[env_id][0]}) |",
                 flush=True,
             )
@@ -129,6 +142,10 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--time-limit", type=float, default=600.0)
     p.add_argument("--set", nargs="*", default=[], help="config overrides for table, e.g. x_init=teacher")
+    p.add_argument("--only-set", action="store_true", help="starts: the overrides alone, not the defaults too")
+    p.add_argument(
+        "--head-samples", action="store_true", help="starts: the overrides take the head step's most samples"
+    )
     args = p.parse_intermixed_args()
     torch.set_num_threads(2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -137,7 +154,7 @@ def main() -> None:
     elif args.what == "pendulum":
         pendulum(args.runs, args.time_limit)
     elif args.what == "starts":
-        starts(args.envs, args.time_limit, parse_settings(args.set))
+        starts(args.envs, args.time_limit, parse_settings(args.set), args.only_set, args.head_samples)
     else:
         table(args.envs, args.time_limit, parse_settings(args.set))
 
