@@ -2,7 +2,14 @@
 
 import pytest
 
-from distillhub.config import MUJOCO_TEACHER_ENVS, NO_STEP_LIMIT, DistillConfig, default_config, parse_settings
+from distillhub.config import (
+    MUJOCO_TEACHER_ENVS,
+    MUJOCO_TEACHER_HEAD_ENVS,
+    NO_STEP_LIMIT,
+    DistillConfig,
+    default_config,
+    parse_settings,
+)
 from distillhub.errors import DistillhubError
 
 
@@ -19,7 +26,7 @@ def test_mujoco_envs_where_a_teacher_paid_start_from_one_and_torchrun_falls_back
     family's own start unless the user asked for it."""
     for env_id in MUJOCO_TEACHER_ENVS:
         assert (default_config(env_id).x_init, default_config(env_id).teacher_fraction) == ("teacher", 0.5)
-    assert default_config("Walker2d-v5").x_init == "random" and default_config("Ant-v5").x_init == "random"
+    assert default_config("Humanoid-v5").x_init == "random" and default_config("Ant-v5").x_init == "random"
     assert default_config("Hopper-v5", x_init="random").x_init == "random"
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert default_config("Hopper-v5").x_init == "random" and default_config("Pendulum-v1").x_init == "states"
@@ -45,3 +52,22 @@ def test_the_distill_module_still_offers_the_config_names():
 
     module = sys.modules["distillhub.distill"]
     assert module.DistillConfig is DistillConfig and module.default_config is default_config
+
+
+def test_reacher_clones_a_teacher_into_the_largest_head_batch_its_action_size_allows(monkeypatch):
+    """Reacher-v5 takes the generic continuous recipe (240 s: -6.5 -> -4.4 and -5.9 on two seeds): a teacher on
+    half the budget, the head step of a 3-layer tanh learner, min(1,024, 4,096 rows / actions) samples."""
+    assert MUJOCO_TEACHER_HEAD_ENVS == {"Reacher-v5"}
+    reacher = default_config("Reacher-v5")
+    assert reacher.samples == 1024
+    assert default_config("Walker2d-v5", x_init="teacher", inner_step="head").samples == 64  # only family defaults
+    assert default_config("HalfCheetah-v5", samples=None).samples == 64
+    assert (reacher.x_init, reacher.teacher_fraction, reacher.inner_step, reacher.arch) == (
+        "teacher", 0.5, "head", "mlp:64-64-64:tanh",
+    )  # fmt: skip
+    assert (reacher.learn_lr, reacher.init_lr, reacher.num_envs, reacher.update_epochs) == (False, 1.0, 16, 10)
+    monkeypatch.setattr("distillhub.config.MUJOCO_TEACHER_HEAD_ENVS", {"Reacher-v5", "Walker2d-v5"})
+    assert default_config("Walker2d-v5").samples == 4096 // 6  # 6 actions: the head step's row bound
+    assert default_config("Reacher-v5", samples=64).samples == 64  # the user's choice wins
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert default_config("Reacher-v5").x_init == "states"  # the head step's own start under torchrun

@@ -10,7 +10,8 @@ import torch
 from typer.testing import CliRunner
 
 from distillhub.batch import load_folder
-from distillhub.distill import MUJOCO_TEACHER_ENVS
+from distillhub.config import MUJOCO_TEACHER_HEAD_ENVS
+from distillhub.distill import MUJOCO_TEACHER_ENVS, default_config
 from distillhub.envs import env_info
 from distillhub.errors import DistillhubError
 from distillhub.loader import load_policy
@@ -37,14 +38,15 @@ def test_mujoco_env_distills_saves_loads_and_evaluates(tmp_path, env_id):
     assert r.exit_code == 0, r.output
     info = env_info(env_id)
     batch = load_folder(out)
-    assert batch.action_space == "continuous" and batch.architecture == "mlp:64-64:tanh"
+    assert batch.action_space == "continuous" and batch.architecture == default_config(env_id).arch
     assert batch.observations.shape == (16, *info.obs_shape) and batch.targets.shape == (16, info.n_outputs)
     assert batch.log_std.shape == (info.n_outputs,)
     # running observation statistics were frozen into the batch
     assert batch.obs_mean.shape == info.obs_shape and bool((batch.obs_std > 0).all())
     assert batch.extra["training"]["env_steps"] == 64
-    if env_id in MUJOCO_TEACHER_ENVS:  # its default start: a PPO teacher on half the 64 steps (one rollout)
+    if env_id in MUJOCO_TEACHER_ENVS | MUJOCO_TEACHER_HEAD_ENVS:  # a PPO teacher on half the 64 steps (one rollout)
         assert batch.extra["training"]["teacher"]["env_steps"] == 32
+        assert batch.inner_step == ("head" if env_id in MUJOCO_TEACHER_HEAD_ENVS else "sgd")
     else:
         assert batch.extra["training"]["teacher"] is None
     policy = load_policy(out, seed=5)
