@@ -112,7 +112,7 @@ def starts(
     bound / the env's action size) samples, the generic continuous rule."""
     label = " ".join(f"{k}={v}" for k, v in overrides.items()) + (" samples=head-max" if head_samples else "")
     print(
-        f"\nDistillation: {time_limit:.0f} s each, 64 samples, seed 0; {'' if only_set else 'defaults vs '}`{label}`.\n"
+        f"\nDistillation: {time_limit:.0f} s each, 64 samples unless the config column says otherwise, seed 0 unless set; {'' if only_set else 'defaults vs '}`{label}`.\n"
     )
     print(
         "| env | config | env steps | distill wall (s) | teacher env steps / training return | "

@@ -54,12 +54,13 @@ def test_the_distill_module_still_offers_the_config_names():
     assert module.DistillConfig is DistillConfig and module.default_config is default_config
 
 
-def test_reacher_clones_a_teacher_into_the_largest_head_batch_its_action_size_allows(monkeypatch):
-    """Reacher-v5 takes the generic continuous recipe (240 s: -6.5 -> -4.4 and -5.9 on two seeds): a teacher on
-    half the budget, the head step of a 3-layer tanh learner, min(1,024, 4,096 rows / actions) samples."""
-    assert MUJOCO_TEACHER_HEAD_ENVS == {"Reacher-v5"}
+def test_reacher_and_standup_clone_a_teacher_into_the_largest_head_batch_their_action_size_allows(monkeypatch):
+    """Reacher-v5 and HumanoidStandup-v5 take the generic continuous recipe (240 s, two seeds each: -6.5 -> -4.4 and
+    -5.9, 71806 -> 84709 and 78334): a teacher on half the budget, the head step of a 3-layer tanh learner,
+    min(1,024, 4,096 rows / actions) samples."""
+    assert MUJOCO_TEACHER_HEAD_ENVS == {"Reacher-v5", "HumanoidStandup-v5"}
     reacher = default_config("Reacher-v5")
-    assert reacher.samples == 1024
+    assert reacher.samples == 1024 and default_config("HumanoidStandup-v5").samples == 4096 // 17
     assert default_config("Walker2d-v5", x_init="teacher", inner_step="head").samples == 64  # only family defaults
     assert default_config("HalfCheetah-v5", samples=None).samples == 64
     assert (reacher.x_init, reacher.teacher_fraction, reacher.inner_step, reacher.arch) == (
