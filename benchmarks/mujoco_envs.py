@@ -21,7 +21,7 @@ import time
 import torch
 from ppo_baseline import evaluate_module, train_ppo
 
-from distillhub.batch import MAX_GN_ROWS
+from distillhub.config import head_batch_samples
 from distillhub.distill import Distiller, default_config, parse_settings
 from distillhub.envs import env_info, make_vector_env
 from distillhub.evaluate import evaluate
@@ -111,8 +111,8 @@ def starts(
     env_ids: list[str], time_limit: float, overrides: dict, only_set: bool = False, head_samples: bool = False
 ) -> None:
     """Per env, the MuJoCo defaults and the defaults with ``overrides``, same budget and seed, side by side
-    (``only_set``: the overrides alone). ``head_samples``: the overrides take min(1,024, the head step's row
-    bound / the env's action size) samples, the generic continuous rule."""
+    (``only_set``: the overrides alone). ``head_samples``: the overrides take the generic continuous recipe's
+    samples (``config.head_batch_samples``)."""
     label = " ".join(f"{k}={v}" for k, v in overrides.items()) + (" samples=head-max" if head_samples else "")
     print(
         f"\nDistillation: {time_limit:.0f} s each, samples in the config column, seed 0 unless set; {'' if only_set else 'defaults vs '}`{label}`.\n"
@@ -125,7 +125,7 @@ def starts(
     for env_id in env_ids:
         variant = dict(overrides)
         if head_samples:
-            variant["samples"] = min(1024, MAX_GN_ROWS // env_info(env_id).n_outputs)
+            variant["samples"] = head_batch_samples(env_info(env_id))
         for name, extra in ([] if only_set else [("defaults", {})]) + [(label, variant)]:
             d, dwall, r = distil_and_evaluate(env_id, time_limit, extra)
             t = d.teacher_summary

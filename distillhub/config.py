@@ -265,6 +265,12 @@ ATARI_SAMPLES = {"Pong": 4, "SpaceInvaders": 4, "MsPacman": 6, "Centipede": 10}
 NO_STEP_LIMIT = 10**15
 
 
+def head_batch_samples(info: EnvInfo) -> int:
+    """``TEACHER_HEAD``'s samples within the head step's bound of ``MAX_GN_ROWS`` output rows for this env's
+    action size (Walker2d-v5, 6 actions: 682)."""
+    return min(TEACHER_HEAD["samples"], MAX_GN_ROWS // info.n_outputs)
+
+
 def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> DistillConfig:
     """A config with the defaults of ``env_id``'s family (and game), then ``overrides`` applied.
 
@@ -275,16 +281,14 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
 
     family = family_of(env_id)
     values = dict(FAMILY_DEFAULTS[family])
-    if family == "generic" and env_info(env_id, env_kwargs, allow_import=True).action_space == "continuous":
-        values = dict(GENERIC_CONTINUOUS)
+    head_recipe = family == "mujoco" and env_id in MUJOCO_TEACHER_HEAD_ENVS
+    info = env_info(env_id, env_kwargs, allow_import=True) if family == "generic" or head_recipe else None
+    if family == "generic" and info.action_space == "continuous":
+        values = dict(GENERIC_CONTINUOUS, samples=head_batch_samples(info))
     if family == "mujoco" and env_id in MUJOCO_TEACHER_ENVS:
         values.update(x_init="teacher", teacher_fraction=0.5)
-    if family == "mujoco" and env_id in MUJOCO_TEACHER_HEAD_ENVS:
-        values.update(TEACHER_HEAD)
-    if values.get("x_init") == "teacher" and values.get("inner_step") == "head":  # the head step's row bound
-        values["samples"] = min(
-            values["samples"], MAX_GN_ROWS // env_info(env_id, env_kwargs, allow_import=True).n_outputs
-        )
+    if head_recipe:
+        values.update(TEACHER_HEAD, samples=head_batch_samples(info))
     family_x_init = "x_init" in values
     if family in ("mujoco", "generic") and not (env_kwargs or {}) and envpool_available(env_id):
         values["vectorization"] = "envpool"  # the fastest backend where it has the env
