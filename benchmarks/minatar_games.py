@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 from ppo_baseline import evaluate_module, train_ppo
 from random_reference import random_return
 
+from distillhub.batch import save_folder
 from distillhub.distill import default_config, distill, parse_settings
 from distillhub.evaluate import evaluate
 
@@ -30,11 +32,15 @@ def main() -> None:
     p.add_argument("--inits", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", nargs="*", default=[], help="config overrides, e.g. x_init=teacher teacher_fraction=0.5")
+    p.add_argument("--out", default=None, help="save each batch to OUT/<game> (with its held-out curve)")
     a = p.parse_intermixed_args()
     overrides = parse_settings(a.set)
     torch.set_num_threads(2)
-    print("| game | distill wall (s) | env steps (both) | one-step mean | worst init | PPO wall (s) | PPO mean | random | one step vs PPO |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| game | distill wall (s) | env steps (both) | teacher env steps / training return | one-step mean | worst init "
+        "| PPO wall (s) | PPO mean | random | one step vs PPO |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for game in a.games:
         env_id = f"MinAtar/{game}-v1"
         start = time.monotonic()
@@ -43,12 +49,16 @@ def main() -> None:
         wall = time.monotonic() - start
         steps = batch.extra["training"]["env_steps"]
         result = evaluate(batch, inits=a.inits, episodes=1, seed=1)
+        if a.out:
+            save_folder(batch, Path(a.out) / game)
+        t = batch.extra["training"]["teacher"]
+        teacher = "–" if t is None else f"{t['env_steps']:,} / {t['train_return']}"
         policy, ppo_steps, ppo_wall = train_ppo(env_id, max_steps=steps, seed=a.seed, num_envs=32, rollout_steps=128,
                                                 arch="cnn:small", lr=5e-4)  # fmt: skip
         ppo = evaluate_module(policy, env_id, episodes=10)
         rnd = random_return(env_id, 10)
         ratio = result.mean / ppo if ppo > 0 else float("nan")
-        print(f"| {game} | {wall:.0f} | {steps:,} | {result.mean:.2f} | {result.min:.2f} | {ppo_wall:.0f} | {ppo:.2f} | "
+        print(f"| {game} | {wall:.0f} | {steps:,} | {teacher} | {result.mean:.2f} | {result.min:.2f} | {ppo_wall:.0f} | {ppo:.2f} | "
               f"{rnd:.2f} | {ratio:.2f} |", flush=True)  # fmt: skip
 
 

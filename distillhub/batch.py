@@ -103,6 +103,8 @@ class Batch:
     learners: str = ""
     inner_loss: str = "mse"
     inner_step: str = "sgd"
+    # the rule's constants when the batch was made (onestep.rule_settings); {}: this version's
+    step_settings: dict = field(default_factory=dict)
     obs_mean: torch.Tensor | None = None
     obs_std: torch.Tensor | None = None
     log_std: torch.Tensor | None = None
@@ -160,6 +162,8 @@ class Batch:
             "inner_step": self.inner_step,
             "distillhub_version": self.distillhub_version or __version__,
         }
+        if self.step_settings:
+            md["inner_step_settings"] = json.dumps(self.step_settings, sort_keys=True)
         for key, value in self.extra.items():
             md[key] = json.dumps(value, sort_keys=True)
         return md
@@ -191,6 +195,7 @@ class Batch:
         check_learning_rate(self.learning_rate)
         check_init(self.init)
         check_step_rule(self.inner_step, self.targets.numel())
+        check_step_settings(self.step_settings)
         if not isinstance(self.env_kwargs, dict):
             raise DistillhubError(f"env_kwargs must be a JSON object, got {type(self.env_kwargs).__name__}")
         if self.action_space not in ("discrete", "continuous"):
@@ -230,7 +235,29 @@ def with_inner_step(batch: Batch, rule: str) -> Batch:
         DistillhubError: Unknown rule, or too many output rows for a Gauss-Newton rule.
     """
     check_step_rule(rule, batch.num_samples * batch.n_outputs)
-    return replace(batch, inner_step=rule)
+    return replace(batch, inner_step=rule, step_settings={})  # the other rule at this version's constants
+
+
+# what an inner_step_settings header may hold, with each value's bounds
+STEP_SETTINGS = {"damping": (1e-8, 10.0), "head_damping": (1e-8, 10.0), "rounds": (1, 20)}
+
+
+def check_step_settings(settings) -> None:
+    """``inner_step_settings``: a JSON object of known keys (:data:`STEP_SETTINGS`) with numbers in bounds."""
+    if not isinstance(settings, dict):
+        raise DistillhubError(f"inner_step_settings must be a JSON object, got {type(settings).__name__}")
+    for key, value in settings.items():
+        if key not in STEP_SETTINGS:
+            raise DistillhubError(
+                f"inner_step_settings has unknown key '{key}'; this version knows {', '.join(STEP_SETTINGS)} "
+                "(upgrade distillhub?)"
+            )
+        low, high = STEP_SETTINGS[key]
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if key == "rounds":
+            ok = ok and float(value).is_integer()
+        if not (ok and low <= value <= high):
+            raise DistillhubError(f"inner_step_settings {key}={value!r} is not a number from {low:g} to {high:g}")
 
 
 def check_learning_rate(lr: float) -> None:
@@ -374,6 +401,7 @@ def batch_from_tensors(path, md: dict[str, str], tensors: dict[str, torch.Tensor
     try:
         env_kwargs = json.loads(md["env_kwargs"])
         extra = {k: json.loads(v) for k, v in md.items() if k in ("eval", "eval_learners", "training")}
+        step_settings = json.loads(md.get("inner_step_settings") or "{}")
     except json.JSONDecodeError:
         raise DistillhubError(f"{path} has malformed JSON metadata; re-distill it") from None
     batch = Batch(
@@ -388,6 +416,7 @@ def batch_from_tensors(path, md: dict[str, str], tensors: dict[str, torch.Tensor
         learners=md.get("learners", ""),
         inner_loss=md["inner_loss"],
         inner_step=md.get("inner_step", "sgd"),
+        step_settings=step_settings,
         obs_mean=tensors.get("obs_mean"),
         obs_std=tensors.get("obs_std"),
         log_std=tensors.get("log_std"),

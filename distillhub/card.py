@@ -10,7 +10,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from distillhub.batch import FORMAT, Batch, check_learning_rate
 from distillhub.errors import DistillhubError
-from distillhub.onestep import FIT_DAMPING, FIT_ROUNDS, GN_DAMPING, HEAD_DAMPING
+from distillhub.onestep import FIT_ROUNDS, HEAD_DAMPING, rule_settings
 
 
 def _architecture_text(spec: str) -> str:
@@ -28,7 +28,7 @@ def _architecture_text(spec: str) -> str:
 _HEADER_FIELDS = (
     "format", "env_id", "action_space", "architecture", "init", "learners", "inner_loss", "inner_step", "distillhub_version",
 )  # fmt: skip
-_JSON_FIELDS = ("eval", "eval_learners", "training")
+_JSON_FIELDS = ("eval", "eval_learners", "training", "inner_step_settings")
 
 
 def _block(md: dict[str, str], shapes: dict[str, list[int]], learning_rate: float) -> dict:
@@ -96,6 +96,7 @@ def render_card(batch: Batch, repo_id: str | None = None, folder=None) -> str:
         distillhub=card_block(batch),
     )
     template = resources.files("distillhub_cards").joinpath("dataset_card.md").read_text(encoding="utf-8")
+    settings = {**rule_settings(batch.inner_step), **batch.step_settings}  # the batch's own constants
     card = DatasetCard.from_template(
         data,
         template_str=template,
@@ -113,6 +114,7 @@ def render_card(batch: Batch, repo_id: str | None = None, folder=None) -> str:
         normalised=batch.obs_mean is not None,
         encoder=bool(batch.encoder),
         encoder_names=", ".join(f"`encoder.{k}`" for k in sorted(batch.encoder)),
+        encoder_size=f"{sum(t.numel() for t in batch.encoder.values()):,}",
         atari=batch.env_id.startswith("ALE/"),
         eval=batch.extra.get("eval"),
         eval_learners=batch.extra.get("eval_learners"),
@@ -122,9 +124,9 @@ def render_card(batch: Batch, repo_id: str | None = None, folder=None) -> str:
         learners_picture="learners.png" in pictures,
         samples_picture="samples.png" in pictures,
         inner_step=batch.inner_step,
-        gn_damping={"gn": GN_DAMPING, "fit": FIT_DAMPING}.get(batch.inner_step, HEAD_DAMPING),
-        head_damping=HEAD_DAMPING,
-        fit_rounds=FIT_ROUNDS,
+        gn_damping=settings.get("damping", HEAD_DAMPING),
+        head_damping=settings.get("head_damping", settings["damping"] if batch.inner_step == "head" else HEAD_DAMPING),
+        fit_rounds=settings.get("rounds", FIT_ROUNDS),
         replay_gif="replay.gif" in pictures,
         replay_mp4="replay.mp4" in pictures,
     )

@@ -89,7 +89,10 @@ class DistillConfig:
     eval_inits: int = 32
     eval_episodes: int = 2
     checkpoint_every: float = 120.0
+    # weight layers of the learner's torso (conv, then dense; never the output layer) kept as a persistent
+    # encoder published with the batch, and their own Adam rate (None: meta_lr)
     encoder_layers: int = 0
+    encoder_lr: float | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -354,6 +357,8 @@ def validate_config(cfg: DistillConfig) -> None:
         )
     if cfg.log_std_lr is not None and not (math.isfinite(cfg.log_std_lr) and cfg.log_std_lr > 0):
         raise DistillhubError(f"log_std_lr must be a positive number (or unset), got {cfg.log_std_lr}")
+    if cfg.encoder_lr is not None and not (math.isfinite(cfg.encoder_lr) and cfg.encoder_lr > 0):
+        raise DistillhubError(f"encoder_lr must be a positive number (or unset), got {cfg.encoder_lr}")
     if not math.isfinite(cfg.init_log_std) or abs(cfg.init_log_std) > 20:
         raise DistillhubError(f"init_log_std must be a finite number in [-20, 20], got {cfg.init_log_std}")
     if not 0 <= cfg.encoder_layers <= 16:

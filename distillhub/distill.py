@@ -45,6 +45,7 @@ from distillhub.distributed import Ranks, from_env, local_device, normalize_adva
 from distillhub.envs import EnvInfo, env_info, make_vector_env, versions
 from distillhub.errors import DistillhubError
 from distillhub.learners import build_learner, reinit_
+from distillhub.onestep import rule_settings
 from distillhub.population import Draw, Population, describe
 from distillhub.rl import (
     RewardScaler,
@@ -144,12 +145,13 @@ class Distiller:
         }
         meta_params += list(self.encoder.values())
         self.meta_params = meta_params
-        groups = [{"params": meta_params}]
-        if self.log_std is not None and cfg.log_std_lr is not None:
-            groups = [
-                {"params": [p for p in meta_params if p is not self.log_std]},
-                {"params": [self.log_std], "lr": cfg.log_std_lr},
-            ]
+        # the log-std and the encoder may step at rates of their own (PPO's, not the batch's)
+        own_rates = [(p, rate) for p, rate in [(self.log_std, cfg.log_std_lr)] if p is not None and rate is not None]
+        own_rates += [(p, cfg.encoder_lr) for p in self.encoder.values() if cfg.encoder_lr is not None]
+        special = {id(p) for p, _ in own_rates}
+        groups = [{"params": [p for p in meta_params if id(p) not in special]}]
+        for rate in dict.fromkeys(r for _, r in own_rates):
+            groups.append({"params": [p for p, r in own_rates if r == rate], "lr": rate})
         self.meta_opt = torch.optim.Adam(groups, lr=cfg.meta_lr, eps=1e-5)
         self._base_lrs = [group["lr"] for group in self.meta_opt.param_groups]  # what annealing scales
 
@@ -190,13 +192,16 @@ class Distiller:
     # ------------------------------------------------------------------ helpers
 
     def _encoder_names(self, template: nn.Module, layers: int) -> set[str]:
-        """Parameter names of the first ``layers`` conv layers (a persistent encoder)."""
+        """Parameter names of the first ``layers`` weight layers (conv, then dense) of the learner's
+        torso: a persistent encoder. The output layer is never part of it: the one step trains it."""
         if layers <= 0:
             return set()
-        convs = [name for name, m in template.named_modules() if isinstance(m, nn.Conv2d)]
-        if layers > len(convs):
-            raise DistillhubError(f"--encoder-layers {layers} exceeds the {len(convs)} conv layers of {self.cfg.arch}")
-        return {f"{name}.{p}" for name in convs[:layers] for p in ("weight", "bias")}
+        torso = [name for name, m in template.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))][:-1]
+        if layers > len(torso):
+            raise DistillhubError(
+                f"--encoder-layers {layers} exceeds the {len(torso)} layers of {self.cfg.arch} below its output layer"
+            )
+        return {f"{name}.{p}" for name in torso[:layers] for p in ("weight", "bias")}
 
     def _init_x_from_states(self, generator: torch.Generator, steps: int = 16) -> None:
         """x ← ``samples`` observations of a uniformly random policy's first ``steps`` steps in the
@@ -257,6 +262,10 @@ class Distiller:
             teacher_params = dict(actor.named_parameters())
             for name, p in self.encoder.items():
                 p.copy_(teacher_params[name])
+        # the hand-off batch is the first candidate: meta-PPO keeps a batch only if it does better
+        start = time.monotonic()
+        self._record_eval()
+        self.elapsed += time.monotonic() - start
 
     def _obs_stats(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         if self.obs_rms is not None:
@@ -362,6 +371,7 @@ class Distiller:
             init=self.learners[0].init,
             learners=describe(self.learners),
             inner_step=self.cfg.inner_step,
+            step_settings=rule_settings(self.cfg.inner_step),
             obs_mean=None if mean is None else mean.cpu(),
             obs_std=None if std is None else std.cpu(),
             log_std=snap["log_std"].cpu() if "log_std" in snap else None,

@@ -16,6 +16,7 @@ once (the distiller's population); :func:`one_step` applies :func:`step_params` 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -57,6 +58,14 @@ HEAD_DAMPING = 1e-3
 # 5 at 0.03: 100 % (and the held-out Transformer 70 % -> 100 %)
 FIT_ROUNDS = 5
 FIT_DAMPING = 0.03
+
+
+def rule_settings(rule: str) -> dict[str, float | int]:
+    """This version's constants of a Gauss-Newton rule (``gn``, ``head``, ``fit``), as a batch records them in
+    its header (``inner_step_settings``), so a batch keeps its step when a later version changes a default.
+    ``{}`` for ``sgd`` and ``sgd-ls``, which have none."""
+    fit = {"rounds": FIT_ROUNDS, "damping": FIT_DAMPING, "head_damping": HEAD_DAMPING}
+    return {"gn": {"damping": GN_DAMPING}, "head": {"damping": HEAD_DAMPING}, "fit": fit}.get(rule, {})
 
 
 def head_names(module: nn.Module, params: dict[str, torch.Tensor] | None = None) -> set[str]:
@@ -112,6 +121,7 @@ def _head_step_closed_form(
     y: torch.Tensor,
     lr: torch.Tensor | float,
     frozen: dict[str, torch.Tensor],
+    damping: float = HEAD_DAMPING,
 ) -> dict[str, torch.Tensor]:
     """The head step for ``P`` stacked inits of a ``Sequential`` whose last layer is the head.
 
@@ -130,7 +140,7 @@ def _head_step_closed_form(
     weight, bias = params[f"{last}.weight"], params.get(f"{last}.bias")
     out = feats @ weight.transpose(1, 2) + (bias.unsqueeze(1) if bias is not None else 0)
     kernel = feats @ feats.transpose(1, 2) + (1.0 if bias is not None else 0.0)  # [P, N, N]
-    weights = _damped_solve(kernel, out - y, HEAD_DAMPING)  # [P, N, n_out]
+    weights = _damped_solve(kernel, out - y, damping)  # [P, N, n_out]
     new = dict(params)
     new[f"{last}.weight"] = weight - lr * weights.transpose(1, 2) @ feats
     if bias is not None:
@@ -165,16 +175,17 @@ def _fit(
     frozen: dict[str, torch.Tensor],
     rounds: int = FIT_ROUNDS,
     damping: float = FIT_DAMPING,
+    head_damping: float = HEAD_DAMPING,
 ) -> dict[str, torch.Tensor]:
-    """The ``fit`` rule: ``rounds`` × (a damped Gauss-Newton step on every parameter, then the head step).
-    ``rounds`` and ``damping`` are arguments for ``benchmarks/fit_rounds.py``'s variants."""
+    """The ``fit`` rule: ``rounds`` × (a damped Gauss-Newton step on every parameter, then the head step)."""
 
     def forward(p: dict[str, torch.Tensor]) -> torch.Tensor:
         return functional_call(module, {**frozen, **p}, (x,))
 
     for _ in range(rounds):
         grads = _gauss_newton_grads(forward, params, y, damping)
-        params = step_params(module, {k: params[k] - lr * grads[k] for k in params}, x, y, lr, frozen, "head")
+        moved = {k: params[k] - lr * grads[k] for k in params}
+        params = step_params(module, moved, x, y, lr, frozen, "head", {"damping": head_damping})
     return params
 
 
@@ -186,6 +197,7 @@ def step_params(
     lr: torch.Tensor | float,
     frozen: dict[str, torch.Tensor] | None = None,
     rule: str = "sgd",
+    settings: Mapping[str, float | int] | None = None,
 ) -> dict[str, torch.Tensor]:
     """θ1 = θ0 − lr · ∇θ mse(module(x; θ0), y), differentiable in every argument.
 
@@ -211,6 +223,8 @@ def step_params(
             each followed by a ``head`` step: the hidden layers
             move too, and each round's head step re-fits the output layer on the moved features;
             several steps, not one, for learners whose random features cannot express the policy).
+        settings: The rule's ``damping`` (and ``rounds`` for ``fit``) where they differ from this version's
+            (:func:`rule_settings`): what a batch recorded when it was made.
 
     Returns:
         θ1 with the same keys as ``params``.
@@ -223,19 +237,24 @@ def step_params(
     def loss_fn(p: dict[str, torch.Tensor]) -> torch.Tensor:
         return inner_loss(forward(p), y)
 
+    settings = {**rule_settings(rule), **(settings or {})}
     if rule == "gn":
-        grads = _gauss_newton_grads(forward, params, y)
+        grads = _gauss_newton_grads(forward, params, y, settings["damping"])
         return {k: params[k] - lr * grads[k] for k in params}
     if rule == "fit":
-        return _fit(module, params, x, y, lr, frozen)
+        return _fit(
+            module, params, x, y, lr, frozen, int(settings["rounds"]), settings["damping"], settings["head_damping"]
+        )
     if rule == "head" and _closed_form_head(module, params):
-        one = _head_step_closed_form(module, {k: v.unsqueeze(0) for k, v in params.items()}, x, y, lr, frozen)
+        one = _head_step_closed_form(
+            module, {k: v.unsqueeze(0) for k, v in params.items()}, x, y, lr, frozen, settings["damping"]
+        )
         return {k: v.squeeze(0) for k, v in one.items()}
     if rule == "head":
         names = head_names(module, params)
         head = {k: v for k, v in params.items() if k in names}
         rest = {k: v for k, v in params.items() if k not in names}
-        grads = _gauss_newton_grads(lambda h: forward({**rest, **h}), head, y, HEAD_DAMPING)
+        grads = _gauss_newton_grads(lambda h: forward({**rest, **h}), head, y, settings["damping"])
         return {**rest, **{k: head[k] - lr * grads[k] for k in head}}
     grads = grad(loss_fn)(params)
     if rule == "sgd-ls":
@@ -309,7 +328,9 @@ def one_step(module: nn.Module, batch: Batch, *, inplace: bool = False) -> nn.Mo
     frozen = {n: p.detach() for n, p in out.named_parameters() if not p.requires_grad}
     frozen.update({n: t for n, t in out.named_buffers()})
     lr = torch.tensor(float(batch.learning_rate), device=device)
-    new = step_params(out, trainable, b.learner_inputs(), b.targets.float(), lr, frozen, batch.inner_step)
+    new = step_params(
+        out, trainable, b.learner_inputs(), b.targets.float(), lr, frozen, batch.inner_step, batch.step_settings
+    )
     if not all(bool(torch.isfinite(v).all()) for v in new.values()):
         raise DistillhubError(
             f"one step on this batch (learning rate {float(batch.learning_rate):.4g}) gives non-finite parameters "

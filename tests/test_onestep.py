@@ -1,4 +1,5 @@
 import copy
+import json
 
 import pytest
 import torch
@@ -308,3 +309,63 @@ def test_population_head_step_with_several_threads_and_256_rows():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-500:]
     assert "MKL ERROR" not in r.stderr
+
+
+def test_a_batch_keeps_the_rule_constants_it_was_made_with(tmp_path):
+    """The header records the rule's constants (``inner_step_settings``); loading honours them, so a batch keeps
+    its step when this version's defaults change, and the card shows the batch's own numbers."""
+    from safetensors import safe_open
+
+    from distillhub.batch import SAFETENSORS_FILE, load_folder, save_folder, with_inner_step
+    from distillhub.card import render_card
+    from distillhub.learners import build_learner, reinit_
+    from distillhub.onestep import FIT_DAMPING, FIT_ROUNDS, HEAD_DAMPING, _fit, rule_settings
+
+    torch.manual_seed(4)
+    x = torch.randn(48, 4)
+    y = 2 * torch.tanh(x @ torch.randn(4, 2))
+    net = build_learner("mlp:8-8-8:relu", (4,), 2)
+    reinit_(net, "kaiming", torch.Generator().manual_seed(0))
+    theta0 = {n: p.detach().clone() for n, p in net.named_parameters()}
+    older = {"rounds": 2, "damping": 0.1, "head_damping": HEAD_DAMPING}
+    assert older != rule_settings("fit") == {"rounds": FIT_ROUNDS, "damping": FIT_DAMPING, "head_damping": HEAD_DAMPING}
+    batch = _batch(x, y, 1.0, inner_step="fit", step_settings=older)
+    save_folder(batch, tmp_path, render_card(batch, folder=tmp_path))
+    with safe_open(str(tmp_path / SAFETENSORS_FILE), "pt") as f:
+        assert json.loads(f.metadata()["inner_step_settings"]) == older
+    loaded = load_folder(tmp_path)
+    assert loaded.step_settings == older
+    stepped = dict(one_step(net, loaded).named_parameters())
+    want = _fit(net, theta0, x, y, 1.0, {}, rounds=2, damping=0.1)
+    now = _fit(net, theta0, x, y, 1.0, {})  # this version's constants
+    for n in theta0:
+        torch.testing.assert_close(stepped[n].detach(), want[n])
+    assert not torch.allclose(want["0.weight"], now["0.weight"])
+    card = (tmp_path / "README.md").read_text()
+    assert "2 rounds, each one damped Gauss-Newton step" in card and "range(2)" in card
+    # stepping with another rule takes that rule at this version's constants
+    assert with_inner_step(loaded, "head").step_settings == {}
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"rounds": 2.5}, "inner_step_settings rounds=2.5 is not a number from 1 to 20"),
+        ({"damping": -1}, "inner_step_settings damping=-1 is not a number from 1e-08 to 10"),
+        ({"damping": "0.1"}, "inner_step_settings damping='0.1' is not a number"),
+        ({"momentum": 0.9}, "inner_step_settings has unknown key 'momentum'"),
+    ],
+)
+def test_bad_recorded_rule_constants_are_refused_on_load(tmp_path, settings, message):
+    from safetensors.torch import load_file, save_file
+
+    from distillhub.batch import SAFETENSORS_FILE, load_safetensors, save_safetensors
+    from distillhub.errors import DistillhubError
+
+    path = tmp_path / SAFETENSORS_FILE
+    batch = _batch(torch.randn(4, 4), torch.randn(4, 2), 1.0, inner_step="fit", step_settings={"rounds": 3})
+    save_safetensors(batch, path)
+    md = {**batch.metadata(), "inner_step_settings": json.dumps(settings)}
+    save_file(load_file(str(path)), str(path), metadata=md)
+    with pytest.raises(DistillhubError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        load_safetensors(path)

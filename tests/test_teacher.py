@@ -7,7 +7,8 @@ from distillhub.card import render_card
 from distillhub.distill import Distiller, default_config
 from distillhub.errors import DistillhubError
 from distillhub.evaluate import evaluate
-from distillhub.learners import build_learner
+from distillhub.learners import build_learner, reinit_
+from distillhub.onestep import one_step
 
 ROLLOUT = 512 * 32  # CartPole's default envs x rollout steps
 
@@ -22,6 +23,8 @@ def test_the_teacher_learns_and_the_batch_starts_from_what_it_does():
     assert d.global_step == 8 * ROLLOUT and d.elapsed > 0
     # PPO learned: a uniformly random policy keeps the pole up for ~22 steps
     assert d.teacher_summary["env_steps"] == 8 * ROLLOUT and d.teacher_summary["train_return"] > 50
+    # the hand-off batch is held out and kept unless meta-PPO does better
+    assert [h["step"] for h in d.selection.history] == [8 * ROLLOUT] and d.selection.best["step"] == 8 * ROLLOUT
     fresh = build_learner(cfg.critic_arch, (4,), 1)
     assert not torch.equal(d.critic[0].weight, fresh[0].weight)  # the critic it hands over is trained
     batch = d.current_batch()
@@ -54,8 +57,6 @@ def test_the_teacher_hands_its_conv_layers_to_a_persistent_encoder():
     cfg.encoder_layers, cfg.eval_inits = 1, 1
     d = Distiller(cfg)
     template = build_learner(cfg.arch, d.info.obs_shape, d.info.n_outputs)
-    from distillhub.learners import reinit_
-
     reinit_(template, cfg.init, torch.Generator().manual_seed(cfg.seed + 2))  # what the encoder starts as otherwise
     assert set(d.encoder) == {"0.weight", "0.bias"}
     assert not torch.equal(d.encoder["0.weight"].detach(), template[0].weight.detach())
@@ -74,3 +75,53 @@ def test_the_teacher_hands_its_conv_layers_to_a_persistent_encoder():
 def test_bad_teacher_settings_are_one_line_errors(overrides, message):
     with pytest.raises(DistillhubError, match=message):
         Distiller(default_config("CartPole-v1", **overrides))
+
+
+def test_the_teachers_whole_torso_as_encoder_makes_one_step_give_the_teachers_policy(monkeypatch):
+    """--encoder-layers 2 on cnn:small (conv and dense): every fresh init's one step re-fits only the output layer
+    on the teacher's own features, so with more samples than features it acts as the teacher does on frames that
+    are not in the batch; the encoder steps at its own rate."""
+    import sys
+
+    distill_module = sys.modules["distillhub.distill"]  # the package attribute is the function
+    teachers = []
+
+    def keep(d, steps, seconds):
+        out = train_teacher(d, steps, seconds)
+        teachers.append(out)
+        return out
+
+    train_teacher = distill_module.train_teacher
+    monkeypatch.setattr(distill_module, "train_teacher", keep)
+    cfg = default_config(
+        "MinAtar/Breakout-v1", x_init="teacher", teacher_fraction=0.5, teacher_lr=5e-4, samples=256,
+        max_steps=2 * 32 * 128, encoder_layers=2, encoder_lr=5e-4, eval_inits=1,
+    )  # fmt: skip
+    d = Distiller(cfg)
+    actor, _, pool = teachers[0]
+    assert set(d.encoder) == {"0.weight", "0.bias", "3.weight", "3.bias"}
+    assert torch.equal(d.encoder["3.weight"].detach(), actor[3].weight.detach())
+    assert [g["lr"] for g in d.meta_opt.param_groups] == [cfg.meta_lr, 5e-4]
+    assert {id(p) for p in d.meta_opt.param_groups[1]["params"]} == {id(p) for p in d.encoder.values()}
+
+    batch = d.current_batch()
+    frames = pool[-512:].float()  # the teacher's latest frames, most of them not in the batch
+    with torch.no_grad():
+        want = actor(frames)
+        for seed in (1, 2):
+            learner = build_learner(cfg.arch, d.info.obs_shape, d.info.n_outputs)
+            reinit_(learner, cfg.init, torch.Generator().manual_seed(seed))
+            learner.load_state_dict(batch.encoder, strict=False)
+            for name, p in learner.named_parameters():
+                p.requires_grad_(name not in batch.encoder)
+            with torch.enable_grad():
+                got = one_step(learner, batch)(frames)
+            spread = (want - want.mean(dim=1, keepdim=True)).norm()
+            assert (got - want).norm() < 0.05 * spread
+            assert (got.argmax(1) == want.argmax(1)).float().mean() > 0.95
+
+
+def test_an_encoder_deeper_than_the_torso_is_a_one_line_error():
+    cfg = default_config("MinAtar/Breakout-v1", encoder_layers=3)
+    with pytest.raises(DistillhubError, match="exceeds the 2 layers of cnn:small below its output layer"):
+        Distiller(cfg)

@@ -137,7 +137,10 @@ def test_encoder_layers_publish_a_persistent_encoder(tmp_path):
     sa, sb = a.learner.state_dict(), b.learner.state_dict()
     assert torch.equal(sa["0.weight"], batch.encoder["0.weight"]) and torch.equal(sa["2.weight"], sb["2.weight"])
     assert not torch.equal(sa["4.weight"], sb["4.weight"])
-    assert "encoder" in (out / "README.md").read_text()
+    size = sum(t.numel() for t in batch.encoder.values())
+    assert f"`encoder.0.weight`, `encoder.2.bias`, `encoder.2.weight`, {size:,} numbers) are published" in (
+        out / "README.md"
+    ).read_text()
 
 
 def test_per_game_defaults_follow_the_paper():
