@@ -99,7 +99,7 @@ def distill(
     ] = None,
     env_threads: Annotated[int | None, typer.Option(help="envpool worker threads (default: one per core).")] = None,
     encoder_layers: Annotated[
-        int | None, typer.Option(help="Pixels: weight layers of the learner (conv, then dense; never the output layer) kept as a persistent learned encoder.")
+        int | None, typer.Option(help="The learner's first K weight layers (conv, then dense; never the output layer) kept as a persistent learned encoder published with the batch.")
     ] = None,
     eval_inits: Annotated[int, typer.Option(help="Fresh inits in the final evaluation (0 skips it).")] = 10,
     eval_episodes: Annotated[int, typer.Option(help="Episodes per init in the final evaluation.")] = 2,

@@ -199,7 +199,8 @@ class Distiller:
         torso = [name for name, m in template.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))][:-1]
         if layers > len(torso):
             raise DistillhubError(
-                f"--encoder-layers {layers} exceeds the {len(torso)} layers of {self.cfg.arch} below its output layer"
+                f"--encoder-layers {layers} exceeds the {len(torso)} layers of {self.cfg.arch} below its output layer; "
+                "pass fewer (0: no encoder)"
             )
         return {f"{name}.{p}" for name in torso[:layers] for p in ("weight", "bias")}
 

@@ -72,3 +72,18 @@ def test_reacher_and_standup_clone_a_teacher_into_the_largest_head_batch_their_a
     assert default_config("Reacher-v5", samples=64).samples == 64  # the user's choice wins
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert default_config("Reacher-v5").x_init == "states"  # the head step's own start under torchrun
+
+
+def test_minatar_defaults_clone_a_teacher_through_its_torso_and_a_distribution_must_turn_the_encoder_off():
+    from distillhub.config import check_fits
+    from distillhub.envs import env_info
+
+    cfg = default_config("MinAtar/Breakout-v1")
+    assert (cfg.x_init, cfg.teacher_fraction, cfg.encoder_layers, cfg.samples, cfg.inner_step) == (
+        "teacher", 0.9, 2, 512, "head"
+    )
+    info = env_info("MinAtar/Breakout-v1")
+    two = "cnn:small@orthogonal:0.01,cnn:small@kaiming"
+    with pytest.raises(DistillhubError, match="--encoder-layers 2 needs a single learner .* or pass --encoder-layers 0"):
+        check_fits(default_config("MinAtar/Breakout-v1", learners=two), info)
+    assert len(check_fits(default_config("MinAtar/Breakout-v1", learners=two, encoder_layers=0), info)) == 2

@@ -30,14 +30,18 @@ def test_minatar_distills_saves_loads_and_evaluates(tmp_path, env_id):
     r = runner.invoke(
         app,
         ["distill", "--env", env_id, "--env-kwargs", '{"max_episode_steps": 50}', "--out", str(out),
-         "--num-envs", "8", "--population", "2", "--rollout-steps", "16", "--max-steps", "256",
+         "--num-envs", "8", "--population", "2", "--rollout-steps", "16", "--max-steps", "1280",
          "--eval-inits", "2", "--eval-episodes", "1", "--quiet", "--no-video"],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     batch = load_folder(out)
-    # MinAtar defaults: the head step on 64 samples that start on frames the envs showed (0/1 channels)
-    assert batch.architecture == "cnn:small" and batch.observations.shape[0] == 64 and batch.inner_step == "head"
-    assert batch.learning_rate == 1.0
+    # MinAtar defaults: a teacher on 90 % of the budget (9 rollouts of 128 steps, then 1 meta-iteration), its conv
+    # and dense layers the persistent encoder, 512 of its frames (0/1 channels) for the head step
+    assert batch.architecture == "cnn:small" and batch.observations.shape[0] == 512 and batch.inner_step == "head"
+    assert batch.learning_rate == 1.0 and sorted(batch.encoder) == ["0.bias", "0.weight", "3.bias", "3.weight"]
+    training = batch.extra["training"]
+    assert training["teacher"]["env_steps"] == 1152 and training["env_steps"] == 1280
+    assert [h["step"] for h in training["eval_history"]] == [1152, 1280]  # the hand-off batch, then the final one
     # x started on real frames (0/1 object channels), not N(0, 0.5²), and a few Adam steps moved it little
     x = batch.observations
     assert float((x - x.round()).abs().max()) < 0.2 and set(x.round().unique().tolist()) <= {0.0, 1.0}
