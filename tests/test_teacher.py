@@ -48,7 +48,9 @@ def test_a_resumed_run_does_not_train_its_teacher_again(tmp_path):
     assert r.teacher_summary == d.teacher_summary and r.teacher_summary["env_steps"] == ROLLOUT
     batch = r.best_batch()
     batch.extra["training"] = r.training_summary()
-    assert "started from a PPO teacher (`x_init=teacher`): 16384 of those env steps" in render_card(batch)
+    card = render_card(batch)
+    assert "started from a PPO teacher (`x_init=teacher`): 16,384 of those env steps" in card
+    assert "That batch was held out before any meta-gradient and kept unless meta-PPO did better" in card
 
 
 def test_the_teacher_hands_its_conv_layers_to_a_persistent_encoder():
