@@ -96,7 +96,7 @@ def render_card(batch: Batch, repo_id: str | None = None, folder=None) -> str:
         distillhub=card_block(batch),
     )
     template = resources.files("distillhub_cards").joinpath("dataset_card.md").read_text(encoding="utf-8")
-    settings = {**rule_settings(batch.inner_step), **batch.step_settings}  # the batch's own constants
+    settings = rule_settings(batch.inner_step, batch.step_settings)  # the batch's own constants
     card = DatasetCard.from_template(
         data,
         template_str=template,

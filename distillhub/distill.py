@@ -146,8 +146,11 @@ class Distiller:
         meta_params += list(self.encoder.values())
         self.meta_params = meta_params
         # the log-std and the encoder may step at rates of their own (PPO's, not the batch's)
-        own_rates = [(p, rate) for p, rate in [(self.log_std, cfg.log_std_lr)] if p is not None and rate is not None]
-        own_rates += [(p, cfg.encoder_lr) for p in self.encoder.values() if cfg.encoder_lr is not None]
+        own_rates = []  # (parameter, its Adam rate)
+        if self.log_std is not None and cfg.log_std_lr is not None:
+            own_rates.append((self.log_std, cfg.log_std_lr))
+        if cfg.encoder_lr is not None:
+            own_rates += [(p, cfg.encoder_lr) for p in self.encoder.values()]
         special = {id(p) for p, _ in own_rates}
         groups = [{"params": [p for p in meta_params if id(p) not in special]}]
         for rate in dict.fromkeys(r for _, r in own_rates):

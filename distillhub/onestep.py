@@ -60,12 +60,13 @@ FIT_ROUNDS = 5
 FIT_DAMPING = 0.03
 
 
-def rule_settings(rule: str) -> dict[str, float | int]:
-    """This version's constants of a Gauss-Newton rule (``gn``, ``head``, ``fit``), as a batch records them in
-    its header (``inner_step_settings``), so a batch keeps its step when a later version changes a default.
-    ``{}`` for ``sgd`` and ``sgd-ls``, which have none."""
+def rule_settings(rule: str, recorded: Mapping[str, float | int] | None = None) -> dict[str, float | int]:
+    """The constants of a Gauss-Newton rule (``gn``, ``head``, ``fit``): this version's, as a batch records them in
+    its header (``inner_step_settings``), overridden by ``recorded`` (what a batch recorded when it was made), so a
+    batch keeps its step when a later version changes a default. ``{}`` for ``sgd`` and ``sgd-ls``, which have none."""
     fit = {"rounds": FIT_ROUNDS, "damping": FIT_DAMPING, "head_damping": HEAD_DAMPING}
-    return {"gn": {"damping": GN_DAMPING}, "head": {"damping": HEAD_DAMPING}, "fit": fit}.get(rule, {})
+    current = {"gn": {"damping": GN_DAMPING}, "head": {"damping": HEAD_DAMPING}, "fit": fit}.get(rule, {})
+    return {**current, **(recorded or {})}
 
 
 def head_names(module: nn.Module, params: dict[str, torch.Tensor] | None = None) -> set[str]:
@@ -223,8 +224,8 @@ def step_params(
             each followed by a ``head`` step: the hidden layers
             move too, and each round's head step re-fits the output layer on the moved features;
             several steps, not one, for learners whose random features cannot express the policy).
-        settings: The rule's ``damping`` (and ``rounds`` for ``fit``) where they differ from this version's
-            (:func:`rule_settings`): what a batch recorded when it was made.
+        settings: The rule's ``damping`` (and ``rounds``, ``head_damping`` for ``fit``) where they differ from
+            this version's (:func:`rule_settings`): what a batch recorded when it was made.
 
     Returns:
         θ1 with the same keys as ``params``.
@@ -237,7 +238,7 @@ def step_params(
     def loss_fn(p: dict[str, torch.Tensor]) -> torch.Tensor:
         return inner_loss(forward(p), y)
 
-    settings = {**rule_settings(rule), **(settings or {})}
+    settings = rule_settings(rule, settings)
     if rule == "gn":
         grads = _gauss_newton_grads(forward, params, y, settings["damping"])
         return {k: params[k] - lr * grads[k] for k in params}
