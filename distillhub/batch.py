@@ -14,6 +14,7 @@ A folder holds one batch:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -473,9 +474,31 @@ def _previews(batch: Batch) -> list:
     return [Image.fromarray(np.concatenate(list(frames), axis=1), mode="L") for frames in strips]
 
 
+def _rows_dataset(table, features=None, fingerprint: str | None = None):
+    """A ``datasets.Dataset`` over an Arrow table, with a fingerprint of our own.
+
+    ``datasets`` would fingerprint an in-memory table by pickling it with dill, which fails for some
+    pyarrow/Python pairs (pyarrow 26 on Python 3.12.3: "Can't pickle <class 'MonthDayNano'>"), so
+    writing or reading a batch never depends on it: the fingerprint hashes the table's bytes.
+    """
+    import datasets
+
+    if fingerprint is None:
+        h = hashlib.sha256()
+        for column in table.columns:
+            for chunk in column.chunks:
+                for buf in chunk.buffers():
+                    if buf is not None:
+                        h.update(buf)
+        fingerprint = h.hexdigest()[:16]
+    info = datasets.DatasetInfo(features=features) if features is not None else None
+    return datasets.Dataset(table, info=info, fingerprint=fingerprint)
+
+
 def batch_rows(batch: Batch):
     """The batch's samples as a ``datasets.Dataset`` (one row per sample)."""
-    import datasets
+    from datasets.arrow_writer import OptimizedTypedSequence
+    from datasets.table import InMemoryTable
 
     t = batch.tensors()
     columns = {
@@ -485,7 +508,15 @@ def batch_rows(batch: Batch):
     }
     if is_pixel(batch):
         columns["preview"] = _previews(batch)
-    return datasets.Dataset.from_dict(columns, features=_features(batch))
+    features = _features(batch)
+    # what Dataset.from_dict does, less its dill fingerprint (see _rows_dataset)
+    table = InMemoryTable.from_pydict(
+        {
+            name: OptimizedTypedSequence(features.encode_column(data, name), type=features[name], col=name)
+            for name, data in columns.items()
+        }
+    )
+    return _rows_dataset(table, features)
 
 
 def save_parquet(batch: Batch, path: str | Path) -> None:
@@ -510,12 +541,11 @@ def rows_to_tensors(rows) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
 
 def read_parquet(path: str | Path) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """(observations, targets, index) from a batch parquet file."""
-    import datasets
     import pyarrow.parquet as pq
 
     try:
         # pyarrow directly: datasets' from_parquet prints "Generating train split" bars
-        rows = datasets.Dataset(pq.read_table(str(path)))
+        rows = _rows_dataset(pq.read_table(str(path)))
     except Exception as e:  # pyarrow raises many types for a broken file
         raise DistillhubError(
             f"{path} is not a readable parquet file ({type(e).__name__}); re-download or re-distill"

@@ -71,6 +71,26 @@ def test_image_observations_keep_their_shape_in_parquet(tmp_path):
     assert np.array_equal(rows[1]["observation"], b.observations[1].numpy())
 
 
+def test_rows_are_written_and_read_without_datasets_dill_fingerprint(tmp_path, monkeypatch):
+    # datasets fingerprints an in-memory table by pickling it with dill, which failed on a GPU image
+    # (pyarrow 26, Python 3.12.3: "Can't pickle <class 'MonthDayNano'>") and lost a distillation's final
+    # write; a batch's rows must never depend on it
+    import datasets.arrow_dataset
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("datasets' dill fingerprint was used")
+
+    monkeypatch.setattr(datasets.arrow_dataset, "generate_fingerprint", refuse)
+    b = _batch(observations=torch.rand(2, 4, 84, 84) * 255, targets=torch.randn(2, 6), env_id="ALE/Pong-v5")
+    save_folder(b, tmp_path, render_card(b))
+    validate_folder(tmp_path)  # reads the parquet rows back and checks them against the safetensors
+    assert torch.equal(load_folder(tmp_path).observations, b.observations)
+    monkeypatch.undo()
+    rows = datasets.load_dataset(str(tmp_path), split="train").with_format("numpy")
+    assert np.array_equal(rows[1]["observation"], b.observations[1].numpy())
+    assert rows.features["preview"] == datasets.Image()
+
+
 def test_card_has_front_matter_block_and_snippet(tmp_path):
     b = _batch()
     text = render_card(b, "someone/cartpole")
