@@ -474,7 +474,7 @@ def _previews(batch: Batch) -> list:
     return [Image.fromarray(np.concatenate(list(frames), axis=1), mode="L") for frames in strips]
 
 
-def _rows_dataset(table, features=None, fingerprint: str | None = None):
+def _rows_dataset(table, features=None):
     """A ``datasets.Dataset`` over an Arrow table, with a fingerprint of our own.
 
     ``datasets`` would fingerprint an in-memory table by pickling it with dill, which fails for some
@@ -483,16 +483,14 @@ def _rows_dataset(table, features=None, fingerprint: str | None = None):
     """
     import datasets
 
-    if fingerprint is None:
-        h = hashlib.sha256()
-        for column in table.columns:
-            for chunk in column.chunks:
-                for buf in chunk.buffers():
-                    if buf is not None:
-                        h.update(buf)
-        fingerprint = h.hexdigest()[:16]
+    h = hashlib.sha256()
+    for column in table.columns:
+        for chunk in column.chunks:
+            for buf in chunk.buffers():
+                if buf is not None:
+                    h.update(buf)
     info = datasets.DatasetInfo(features=features) if features is not None else None
-    return datasets.Dataset(table, info=info, fingerprint=fingerprint)
+    return datasets.Dataset(table, info=info, fingerprint=h.hexdigest()[:16])
 
 
 def batch_rows(batch: Batch):

@@ -38,7 +38,8 @@ def train_teacher(
 
     The actor has the first learner's architecture (``orthogonal:0.01`` init, as in PPO); the
     critic is the distiller's own, so meta-PPO starts with a trained one. The learning rate
-    ``teacher_lr`` decays linearly to 0 over the teacher's budget. Env steps and wall time
+    ``teacher_lr`` decays linearly to 0 over the teacher's budget (held constant with
+    ``anneal_teacher_lr=False``). Env steps and wall time
     are added to ``d.global_step`` and ``d.elapsed``.
 
     Args:
@@ -64,7 +65,8 @@ def train_teacher(
     start, steps = time.monotonic(), 0
     while steps < max_steps and (seconds is None or time.monotonic() - start < seconds):
         done = steps / max_steps if seconds is None else max(steps / max_steps, (time.monotonic() - start) / seconds)
-        opt.param_groups[0]["lr"] = cfg.teacher_lr * (1.0 - min(done, 1.0))
+        if cfg.anneal_teacher_lr:
+            opt.param_groups[0]["lr"] = cfg.teacher_lr * (1.0 - min(done, 1.0))
         advantages, returns = collect_rollout(d, buf, actor, log_std)
         pool = (pool + [buf.obs.reshape(T * E, *shape).clone()])[-POOL_ROLLOUTS:]
 

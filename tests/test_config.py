@@ -82,6 +82,9 @@ def test_minatar_defaults_clone_a_teacher_through_its_torso_and_a_distribution_m
     assert (cfg.x_init, cfg.teacher_fraction, cfg.encoder_layers, cfg.samples, cfg.inner_step) == (
         "teacher", 0.9, 2, 512, "head"
     )
+    # the teacher trains as our PPO baseline does: constant rate, no entropy bonus
+    assert (cfg.anneal_teacher_lr, cfg.ent_coef) == (False, 0.0)
+    assert default_config("CartPole-v1").anneal_teacher_lr  # elsewhere the teacher's rate decays
     info = env_info("MinAtar/Breakout-v1")
     two = "cnn:small@orthogonal:0.01,cnn:small@kaiming"
     with pytest.raises(DistillhubError, match="--encoder-layers 2 needs a single learner .* or pass --encoder-layers 0"):

@@ -79,6 +79,29 @@ def test_bad_teacher_settings_are_one_line_errors(overrides, message):
         Distiller(default_config("CartPole-v1", **overrides))
 
 
+@pytest.mark.parametrize("anneal", [True, False])
+def test_the_teachers_learning_rate_decays_unless_told_not_to(monkeypatch, anneal):
+    seen = []
+    step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    cfg = default_config(
+        "CartPole-v1", x_init="teacher", teacher_lr=1e-3, teacher_fraction=0.75, max_steps=4 * ROLLOUT,
+        anneal_teacher_lr=anneal, eval_inits=1,
+    )  # fmt: skip
+    Distiller(cfg)  # trains the teacher (3 rollouts x 4 epochs x 4 minibatches), nothing else
+    assert len(seen) == 3 * 16
+    if anneal:  # linear in the teacher's steps: 1, 2/3, 1/3 of teacher_lr for each rollout's updates
+        assert seen[0] == pytest.approx(1e-3) and seen[16] == pytest.approx(1e-3 * 2 / 3)
+        assert seen[-1] == pytest.approx(1e-3 / 3)
+    else:
+        assert seen == [pytest.approx(1e-3)] * len(seen)
+
+
 def test_the_teachers_whole_torso_as_encoder_makes_one_step_give_the_teachers_policy(monkeypatch):
     """--encoder-layers 2 on cnn:small (conv and dense): every fresh init's one step re-fits only the output layer
     on the teacher's own features, so with more samples than features it acts as the teacher does on frames that
