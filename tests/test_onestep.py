@@ -338,9 +338,11 @@ def test_a_batch_keeps_the_rule_constants_it_was_made_with(tmp_path):
     stepped = dict(one_step(net, loaded).named_parameters())
     want = _fit(net, theta0, x, y, 1.0, {}, rounds=2, damping=0.1)
     now = _fit(net, theta0, x, y, 1.0, {})  # this version's constants
+    # float32 through two damped solves: summation order (BLAS threads) moves the result by ~1e-4, while
+    # this version's constants move it by orders of magnitude more
     for n in theta0:
-        torch.testing.assert_close(stepped[n].detach(), want[n])
-    assert not torch.allclose(want["0.weight"], now["0.weight"])
+        torch.testing.assert_close(stepped[n].detach(), want[n], rtol=1e-3, atol=1e-3)
+    assert (want["0.weight"] - now["0.weight"]).abs().max() > 0.05
     card = (tmp_path / "README.md").read_text()
     assert "2 rounds, each one damped Gauss-Newton step" in card and "range(2)" in card
     # stepping with another rule takes that rule at this version's constants
