@@ -64,8 +64,8 @@ def train_teacher(
     pool: list[torch.Tensor] = []
     start, steps = time.monotonic(), 0
     while steps < max_steps and (seconds is None or time.monotonic() - start < seconds):
-        done = steps / max_steps if seconds is None else max(steps / max_steps, (time.monotonic() - start) / seconds)
         if cfg.anneal_teacher_lr:
+            done = steps / max_steps if seconds is None else max(steps / max_steps, (time.monotonic() - start) / seconds)
             opt.param_groups[0]["lr"] = cfg.teacher_lr * (1.0 - min(done, 1.0))
         advantages, returns = collect_rollout(d, buf, actor, log_std)
         pool = (pool + [buf.obs.reshape(T * E, *shape).clone()])[-POOL_ROLLOUTS:]
