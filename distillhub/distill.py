@@ -39,13 +39,13 @@ from distillhub.config import (  # noqa: F401  (re-exported: distillhub.distill 
     default_config,
     parse_settings,
     resolve_device,
+    step_settings,
     validate_config,
 )
 from distillhub.distributed import Ranks, from_env, local_device, normalize_advantages
 from distillhub.envs import EnvInfo, env_info, make_vector_env, versions
 from distillhub.errors import DistillhubError
 from distillhub.learners import build_learner, reinit_
-from distillhub.onestep import rule_settings
 from distillhub.population import Draw, Population, describe
 from distillhub.rl import (
     RewardScaler,
@@ -125,6 +125,7 @@ class Distiller:
         reinit_(template, self.learners[0].init, torch.Generator().manual_seed(cfg.seed + 2))
         self.encoder_names = self._encoder_names(template, cfg.encoder_layers)
         self.population = Population(self.learners, obs_shape, n_out, self.device, self.encoder_names)
+        self.step_settings = step_settings(cfg)  # the rule's constants, recorded in the batch
 
         # the learnable batch; x lives in the learner's input space (normalised if obs_norm)
         g = torch.Generator().manual_seed(cfg.seed + 3)
@@ -278,7 +279,9 @@ class Distiller:
 
     def _step_population(self, draw: Draw) -> Draw:
         """The one step for every draw of the population, differentiable in the batch."""
-        return self.population.step(draw, self.x, self.y, self.log_lr.exp(), self.encoder, self.cfg.inner_step)
+        return self.population.step(
+            draw, self.x, self.y, self.log_lr.exp(), self.encoder, self.cfg.inner_step, self.step_settings
+        )
 
     def _forward_population(self, draw: Draw, obs: torch.Tensor) -> torch.Tensor:
         """Outputs of each draw on its own observations: obs [P, B, ...] -> [P, B, n_out]."""
@@ -375,7 +378,7 @@ class Distiller:
             init=self.learners[0].init,
             learners=describe(self.learners),
             inner_step=self.cfg.inner_step,
-            step_settings=rule_settings(self.cfg.inner_step),
+            step_settings=self.step_settings,
             obs_mean=None if mean is None else mean.cpu(),
             obs_std=None if std is None else std.cpu(),
             log_std=snap["log_std"].cpu() if "log_std" in snap else None,

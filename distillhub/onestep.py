@@ -272,8 +272,10 @@ def step_population(
     lr: torch.Tensor | float,
     frozen: dict[str, torch.Tensor] | None = None,
     rule: str = "sgd",
+    settings: Mapping[str, float | int] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """:func:`step_params` for ``P`` inits stacked on a leading dim, all on the same batch.
+    """:func:`step_params` for ``P`` inits stacked on a leading dim, all on the same batch (``settings``: the
+    rule's constants where they differ from this version's, as for :func:`step_params`).
 
     Plain MLPs take the step with batched matmuls: each init's loss depends only on its own
     parameters, so the gradient of the summed losses holds every init's own gradient. That is
@@ -281,9 +283,9 @@ def step_population(
     The result is differentiable in ``x``, ``y``, ``lr`` and ``frozen`` when grad mode is on.
     """
     if rule == "head" and _closed_form_head(module, params):
-        return _head_step_closed_form(module, params, x, y, lr, frozen or {})
+        return _head_step_closed_form(module, params, x, y, lr, frozen or {}, rule_settings(rule, settings)["damping"])
     if frozen or rule in GN_RULES or not is_plain_mlp(module):
-        return torch.func.vmap(lambda p: step_params(module, p, x, y, lr, frozen, rule))(params)
+        return torch.func.vmap(lambda p: step_params(module, p, x, y, lr, frozen, rule, settings))(params)
     count = next(iter(params.values())).shape[0]
     differentiable = torch.is_grad_enabled() and any(
         isinstance(t, torch.Tensor) and t.requires_grad for t in (x, y, lr, *params.values())

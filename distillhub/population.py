@@ -190,10 +190,13 @@ class Population:
         lr: torch.Tensor,
         shared: dict[str, torch.Tensor],
         rule: str = "sgd",
+        settings: dict[str, float | int] | None = None,
     ) -> Draw:
-        """The one step (``rule``: see :mod:`distillhub.onestep`) for every draw, differentiable in
-        ``x``, ``y``, ``lr`` and ``shared``."""
-        return Draw([(i, step_population(self.modules[i], p, x, y, lr, shared, rule)) for i, p in draw.groups])
+        """The one step (``rule`` with ``settings``: see :mod:`distillhub.onestep`) for every draw,
+        differentiable in ``x``, ``y``, ``lr`` and ``shared``."""
+        return Draw(
+            [(i, step_population(self.modules[i], p, x, y, lr, shared, rule, settings)) for i, p in draw.groups]
+        )
 
     def forward(self, draw: Draw, obs: torch.Tensor, shared: dict[str, torch.Tensor]) -> torch.Tensor:
         """Each draw on its own observations: obs [P, B, ...] (draws in group order) -> [P, B, n_out]."""

@@ -46,6 +46,34 @@ def test_set_overrides_are_typed_by_the_config_field_and_bad_ones_are_one_line_e
             parse_settings(bad)
 
 
+def test_acrobot_distributions_get_a_wider_head_ridge_and_the_batch_records_it():
+    """``--env Acrobot-v1 --learners zoo --inner-step head`` damps the head step at 0.03 (held-out 90 % -> 95.5 %);
+    other envs and single learners keep the rule's 1e-3, ``head_damping`` overrides both, and a bad value is a
+    one-line error."""
+    from distillhub.config import DISTRIBUTION_HEAD_DAMPING, step_settings, validate_config
+    from distillhub.onestep import HEAD_DAMPING
+
+    zoo = default_config("Acrobot-v1", learners="zoo", inner_step="head")
+    assert zoo.head_damping == DISTRIBUTION_HEAD_DAMPING["Acrobot-v1"] == 0.03 and step_settings(zoo) == {"damping": 0.03}
+    assert default_config("Acrobot-v1", inner_step="head").head_damping is None  # a single learner is cloned exactly
+    assert default_config("Acrobot-v1", learners="zoo", inner_step="fit").head_damping is None
+    single = default_config("CartPole-v1", learners="zoo", inner_step="head")
+    assert single.head_damping is None and step_settings(single) == {"damping": HEAD_DAMPING}
+    assert step_settings(default_config("CartPole-v1", learners="zoo", inner_step="head", head_damping=0.1)) == {
+        "damping": 0.1
+    }
+    fit = step_settings(default_config("CartPole-v1", learners="zoo", inner_step="fit", head_damping=0.01))
+    assert fit["head_damping"] == 0.01 and fit["rounds"] >= 1
+    assert default_config("Acrobot-v1", learners="zoo").head_damping is None  # the paper's step has no ridge
+    for cfg, words in [
+        (DistillConfig(env_id="CartPole-v1", head_damping=0.1), "head and fit rules"),
+        (DistillConfig(env_id="CartPole-v1", inner_step="head", head_damping=0.0), "from 1e-08 to 10"),
+        (DistillConfig(env_id="CartPole-v1", inner_step="head", head_damping=float("nan")), "from 1e-08 to 10"),
+    ]:
+        with pytest.raises(DistillhubError, match=words):
+            validate_config(cfg)
+
+
 def test_the_distill_module_still_offers_the_config_names():
     """``distillhub.config`` holds the configuration; ``distillhub.distill`` re-exports it for existing code."""
     import sys

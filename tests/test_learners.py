@@ -184,6 +184,7 @@ def test_distill_with_a_learner_distribution_records_it(tmp_path):
     assert r.exit_code == 0, r.output
     batch = load_folder(out)
     assert batch.learners == spec and batch.architecture == "mlp:16:relu" and batch.init == "kaiming"
+    assert batch.inner_step == "sgd" and batch.step_settings == {}
     card = (out / "README.md").read_text()
     assert "`transformer:8-1-2@torch-default`" in card
     r = CliRunner().invoke(app, ["eval", str(out), "--learners", "mlp:8:elu@xavier,mlp:8", "--inits", "1"])
@@ -202,6 +203,34 @@ def test_distill_with_a_learner_distribution_records_it(tmp_path):
     assert "| `resmlp:64x2:relu@torch-default` | no |" in (out / "README.md").read_text()
     r = CliRunner().invoke(app, ["eval", str(out), "--learners", "zoo", "--arch", "mlp:8:relu"])
     assert r.exit_code == 1 and "exclude each other" in r.output
+
+
+def test_a_head_batch_records_the_ridge_it_was_made_with_and_loaders_step_with_it(tmp_path):
+    def distill(out, *extra):
+        return CliRunner().invoke(
+            app, ["distill", "--out", str(out), "--learners", "mlp:16:relu@kaiming,mlp:8:tanh@xavier", "--samples",
+                  "8", "--population", "2", "--num-envs", "64", "--max-steps", "4096", "--eval-inits", "1", "--quiet",
+                  "--no-video", *extra],
+        )  # fmt: skip
+
+    out = tmp_path / "zoo-head"
+    r = distill(out, "--inner-step", "head", "--set", "head_damping=0.03")
+    assert r.exit_code == 0, r.output
+    batch = load_folder(out)
+    assert batch.inner_step == "head" and batch.step_settings == {"damping": 0.03}
+    assert "lambda = 0.03" in (out / "README.md").read_text()
+    # loading steps with the recorded ridge, not this version's 1e-3
+    net = build_learner("mlp:16:relu", batch.obs_shape, batch.n_outputs)
+    theta0 = {k: v.detach() for k, v in net.named_parameters()}
+    x, y = batch.learner_inputs(), batch.targets.float()
+    want = step_params(net, theta0, x, y, 1.0, rule="head", settings={"damping": 0.03})
+    plain = step_params(net, theta0, x, y, 1.0, rule="head")
+    got = dict(one_step(net, batch).named_parameters())
+    assert all(torch.allclose(got[k], want[k]) for k in want)
+    assert any(not torch.allclose(got[k], plain[k]) for k in want)
+    r = distill(tmp_path / "bad", "--set", "head_damping=0.1")  # the paper's sgd step has no ridge
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "head and fit rules" in r.output
+    assert not (tmp_path / "bad").exists()
 
 
 def _balancing_batch(samples: int = 64) -> Batch:

@@ -241,6 +241,40 @@ def test_head_step_equals_the_ridge_solution_on_a_linear_model():
     torch.testing.assert_close(torch.func.functional_call(model, new, (x,)) - y, expected)
 
 
+@pytest.mark.parametrize("damping", [1e-3, 0.3])
+def test_a_recorded_head_damping_is_the_ridge_of_every_path(damping):
+    """A batch's ``damping`` (e.g. a distribution's 0.03) is the ridge of the single step, of the population's
+    closed form (a Sequential) and of its vmap path (a Transformer), and moves the result."""
+    from distillhub.learners import build_learner, fresh_params
+    from distillhub.onestep import rule_settings, step_population
+
+    torch.manual_seed(4)
+    n, d, k = 6, 3, 2
+    x, y = torch.randn(n, d, dtype=torch.double), torch.randn(n, k, dtype=torch.double)
+    model = nn.Sequential(nn.Linear(d, k)).double()
+    params = {nm: p.detach() for nm, p in model.named_parameters()}
+    gram = x @ x.T + 1.0
+    lam = damping * gram.diagonal().mean()
+    expected = lam * torch.linalg.solve(gram + lam * torch.eye(n, dtype=torch.double), model(x).detach() - y)
+    one = torch.tensor(1.0, dtype=torch.double)
+    settings = {"damping": damping}
+    new = step_params(model, params, x, y, one, rule="head", settings=settings)
+    torch.testing.assert_close(torch.func.functional_call(model, new, (x,)) - y, expected)
+    stacked = step_population(model, {nm: v.unsqueeze(0) for nm, v in params.items()}, x, y, one, rule="head",
+                              settings=settings)  # fmt: skip
+    torch.testing.assert_close(torch.func.functional_call(model, {nm: v[0] for nm, v in stacked.items()}, (x,)) - y, expected)
+    net = build_learner("transformer:8-1-2", (d,), k).double()
+    theta0 = {nm: v.double() for nm, v in fresh_params(net, "torch-default", torch.Generator().manual_seed(0), 2).items()}
+    together = step_population(net, theta0, x, y, one, rule="head", settings=settings)
+    default = step_population(net, theta0, x, y, one, rule="head")
+    for i in range(2):
+        alone = step_params(net, {nm: v[i] for nm, v in theta0.items()}, x, y, one, rule="head", settings=settings)
+        for nm in alone:
+            torch.testing.assert_close(together[nm][i], alone[nm])
+    moved = max((together[nm] - default[nm]).abs().max() for nm in together)
+    assert (moved > 1e-6) == (damping != rule_settings("head")["damping"])
+
+
 def test_head_step_needs_a_trainable_linear_output_layer():
     from distillhub.errors import DistillhubError
 
