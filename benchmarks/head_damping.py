@@ -42,7 +42,7 @@ def main() -> None:
         for damping in a.dampings:
             stepped = dataclasses.replace(batch, step_settings={"damping": damping})
             res = evaluate_learners(stepped, list(HELD_OUT_VECTOR), inits=a.inits, episodes=a.episodes, seed=a.seed)
-            solved = [sum(r >= v.threshold for r in v.per_init) for v in res.values()]
+            solved = [round(v.solved_fraction * len(v.per_init)) for v in res.values()]
             cells = [f"{v.mean:.0f} / {v.min:.0f} / {s}" for v, s in zip(res.values(), solved, strict=True)]
             total = sum(len(v.per_init) for v in res.values())
             print(f"| {folder} ({own:g}) | {damping:g} | " + " | ".join(cells) + f" | **{100 * sum(solved) / total:.1f} %** |",

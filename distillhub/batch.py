@@ -253,12 +253,18 @@ def check_step_settings(settings) -> None:
                 f"inner_step_settings has unknown key '{key}'; this version knows {', '.join(STEP_SETTINGS)} "
                 "(upgrade distillhub?)"
             )
-        low, high = STEP_SETTINGS[key]
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        if key == "rounds":
-            ok = ok and float(value).is_integer()
-        if not (ok and low <= value <= high):
-            raise DistillhubError(f"inner_step_settings {key}={value!r} is not a number from {low:g} to {high:g}")
+        check_step_setting(key, value)
+
+
+def check_step_setting(key: str, value, name: str | None = None) -> None:
+    """One rule constant (a key of :data:`STEP_SETTINGS`) within its bounds; ``name`` is what the error calls it
+    (default: the header's ``inner_step_settings`` key)."""
+    low, high = STEP_SETTINGS[key]
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if key == "rounds":
+        ok = ok and float(value).is_integer()
+    if not (ok and low <= value <= high):
+        raise DistillhubError(f"{name or f'inner_step_settings {key}'}={value!r} is not a number from {low:g} to {high:g}")
 
 
 def check_learning_rate(lr: float) -> None:

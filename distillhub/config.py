@@ -17,8 +17,8 @@ from distillhub.batch import (
     MAX_GN_ROWS,
     MAX_SAMPLES,
     SCALE_FREE_RULES,
-    STEP_SETTINGS,
     check_step_rule,
+    check_step_setting,
 )
 from distillhub.distributed import requested_world
 from distillhub.envs import EnvInfo
@@ -433,9 +433,7 @@ def validate_config(cfg: DistillConfig) -> None:
             raise DistillhubError(
                 f"head_damping sets the head step of the head and fit rules; --inner-step is '{cfg.inner_step}'"
             )
-        low, high = STEP_SETTINGS["damping"]
-        if not (isinstance(cfg.head_damping, (int, float)) and low <= cfg.head_damping <= high):
-            raise DistillhubError(f"head_damping must be a number from {low:g} to {high:g}, got {cfg.head_damping}")
+        check_step_setting("damping", cfg.head_damping, "head_damping")  # the header's own bounds
     check_init(cfg.init)
     check_step_rule(cfg.inner_step)
     parse_learners(cfg.learners, False, cfg.arch, cfg.init)

@@ -48,9 +48,8 @@ def test_set_overrides_are_typed_by_the_config_field_and_bad_ones_are_one_line_e
 
 def test_acrobot_distributions_get_a_wider_head_ridge_and_the_batch_records_it():
     """``--env Acrobot-v1 --learners zoo --inner-step head`` damps the head step at 0.03 (held-out +2 to +4.5
-    points);
-    other envs and single learners keep the rule's 1e-3, ``head_damping`` overrides both, and a bad value is a
-    one-line error."""
+    points); other envs and single learners keep the rule's 1e-3, ``head_damping`` overrides both, and a bad value
+    is a one-line error."""
     from distillhub.config import DISTRIBUTION_HEAD_DAMPING, step_settings, validate_config
     from distillhub.onestep import HEAD_DAMPING
 
