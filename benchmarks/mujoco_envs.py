@@ -1,4 +1,4 @@
-"""MuJoCo v5: distilled 64-sample batches vs. PPO from the same rollout code, same env steps.
+"""MuJoCo v5: distilled batches (each env's defaults, plus --set overrides) vs. PPO from the same rollout code, same env steps.
 
     python mujoco_envs.py vector                       # sync vs async steps/s (Hopper, 16 envs)
     python mujoco_envs.py pendulum --runs 3             # InvertedPendulum-v5 acceptance

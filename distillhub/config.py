@@ -87,6 +87,9 @@ class DistillConfig:
     teacher_fraction: float = 0.25
     teacher_lr: float = 3e-4
     anneal_teacher_lr: bool = True  # decay teacher_lr linearly to 0 over the teacher's budget
+    # the teacher's PPO minibatches per epoch (None: num_minibatches). More minibatches = more updates per env
+    # step: slower per second, more sample-efficient (CleanRL's MuJoCo PPO: 64 samples per minibatch)
+    teacher_minibatches: int | None = None
     init_lr: float = 0.1
     learn_lr: bool = True  # False: the step size stays init_lr (the batch alone is learned)
     init_log_std: float = -0.5
@@ -270,14 +273,15 @@ GENERIC_CONTINUOUS = {
 }
 
 
-# MuJoCo envs whose batch starts from a PPO teacher trained on half the budget (``x_init=teacher``). 240 s of
+# MuJoCo envs whose batch for a learner distribution (the single-learner default is MUJOCO_ENCODER_RECIPE, below;
+# these sets were its predecessors) starts from a PPO teacher trained on half the budget (``x_init=teacher``). 240 s of
 # this CPU, 64 samples, 10 unseen inits, seed 0 (benchmarks/mujoco_envs.py starts): Hopper-v5 1141 -> 2257
 # (and 2422 in a second run), HalfCheetah-v5 1748 -> 2723, Swimmer-v5 22.1 -> 37.9, InvertedDoublePendulum-v5
 # 659 -> 9360. Not where it did not pay: Walker2d-v5 2206 -> 1465, Ant-v5 989 -> 1001 (its teacher had not
 # learned in 120 s), Reacher-v5 -6.5 -> -7.5.
 MUJOCO_TEACHER_ENVS = {"Hopper-v5", "HalfCheetah-v5", "Swimmer-v5", "InvertedDoublePendulum-v5"}
 
-# MuJoCo envs that take TEACHER_HEAD (MuJoCo's rollout and PPO settings otherwise). 240 s, 10 unseen inits
+# MuJoCo envs whose distribution batches take TEACHER_HEAD (MuJoCo's rollout and PPO settings otherwise). 240 s, 10 unseen inits
 # (benchmarks/mujoco_envs.py starts --only-set --head-samples): Reacher-v5 -6.5 (N(0, 1), 64 samples, sgd; a
 # teacher start with those: -7.5) -> -4.4 (seed 0) and -5.9 (seed 1); HumanoidStandup-v5 71806 (N(0, 1); teacher
 # start, 64 sgd: 71516) -> 84709 (seed 0) and 78334 (seed 1), worst init 43775 -> 62755 and 59896. Not adopted: Walker2d-v5 2206 -> 2683
@@ -285,6 +289,35 @@ MUJOCO_TEACHER_ENVS = {"Hopper-v5", "HalfCheetah-v5", "Swimmer-v5", "InvertedDou
 # Ant-v5 989 -> 40, Swimmer-v5 37.9 -> 14.9, Humanoid-v5 393 -> 321, Pusher-v5 even (the head batch clones the teacher at its states; the meta-gradient,
 # at several times the cost per env step, moves it little in the other half of the budget).
 MUJOCO_TEACHER_HEAD_ENVS = {"Reacher-v5", "HumanoidStandup-v5"}
+
+
+# MuJoCo envs that clone a PPO teacher through its torso (MinAtar's recipe; the paper's persistent encoder): the
+# teacher trains as our PPO baseline does (16 envs x 128 steps, 10 epochs x 32 minibatches of 64, lr 3e-4 annealed;
+# with 256 steps and 8 minibatches it learned far less per env step: Walker2d-v5, 120 s, seeds 0/1, training
+# return 579/808 -> 1991/967) on the first 90 % of the budget; its two hidden layers become the encoder published
+# with the batch, and 128 of its states labelled with its action means are the samples. A fresh init's head step
+# re-fits the output layer on the teacher's 64 features exactly (more samples than features), so every init acts
+# as the teacher does. 180 s per env, seed 0, one step over 10 unseen inits / our PPO at the same env steps
+# (benchmarks/mujoco_envs.py table, README): Hopper 3412 / 3243, Walker2d 3929 / 4415, HalfCheetah 4691 / 1700,
+# Ant 392 / 382, Swimmer 56.3 / 62.6, Reacher -3.7 / -4.4, InvertedDoublePendulum 9355 / 9360, Pusher -28.0 / -43.2,
+# Humanoid 602 / 619, HumanoidStandup 144118 / 112153 (0.89-2.76 of our PPO; the earlier defaults at 240 s: 2257,
+# 2206, 2723, 989, 37.9, -4.4, 9360, -28.8, 393, 72592). InvertedPendulum-v5 keeps its 64-sample default, which
+# reaches its target and stops within a minute. Single-learner runs only: a distribution (`--learners`) keeps the
+# env's other defaults, since the encoder is one learner's.
+MUJOCO_ENCODER_RECIPE = {
+    "x_init": "teacher",
+    "teacher_fraction": 0.9,
+    "teacher_minibatches": 32,
+    "rollout_steps": 128,
+    "inner_step": "head",
+    "encoder_layers": 2,
+    "samples": 128,
+    "arch": DEFAULT_MLP,
+}
+MUJOCO_ENCODER_ENVS = {
+    "Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Ant-v5", "Swimmer-v5", "Reacher-v5", "InvertedDoublePendulum-v5",
+    "Pusher-v5", "Humanoid-v5", "HumanoidStandup-v5",
+}  # fmt: skip
 
 
 # Atari samples per game, as in the paper (Pong and Space Invaders 4, Ms. Pac-Man 6,
@@ -329,6 +362,11 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         values.update(x_init="teacher", teacher_fraction=0.5)
     if head_recipe:
         values.update(TEACHER_HEAD, samples=head_batch_samples(info))
+    if (
+        family == "mujoco" and env_id in MUJOCO_ENCODER_ENVS and overrides.get("learners") in (None, "single")
+        and requested_world() <= 1  # the teacher trains in one process
+    ):  # fmt: skip
+        values.update(MUJOCO_ENCODER_RECIPE)
     family_x_init = "x_init" in values
     if family in ("mujoco", "generic") and not (env_kwargs or {}) and envpool_available(env_id):
         values["vectorization"] = "envpool"  # the fastest backend where it has the env
@@ -336,6 +374,10 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         game = env_id.split("/", 1)[1].split("-")[0]
         values["samples"] = ATARI_SAMPLES.get(game, values["samples"])
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("teacher_minibatches") and overrides.get("teacher_minibatches") is None:
+        # minibatches of ~64 samples (PPO's) whatever --num-envs and --rollout-steps the user chose
+        rollout = values["num_envs"] * values["rollout_steps"]
+        values["teacher_minibatches"] = max(m for m in range(1, max(1, rollout // 64) + 1) if rollout % m == 0)
     if overrides.get("time_limit") is not None and overrides.get("max_steps") is None:
         values["max_steps"] = NO_STEP_LIMIT  # a time budget alone is the budget: the family's step default would cut it
     if values.get("inner_step") in SCALE_FREE_RULES and overrides.get("init_lr") is None:
@@ -414,6 +456,13 @@ def validate_config(cfg: DistillConfig) -> None:
         raise DistillhubError(f"num_envs ({cfg.num_envs}) must be a positive multiple of population ({cfg.population})")
     if (cfg.num_envs // cfg.population * cfg.rollout_steps) % cfg.num_minibatches:
         raise DistillhubError("rollout_steps * num_envs / population must be divisible by num_minibatches")
+    if cfg.teacher_minibatches is not None and not (
+        cfg.teacher_minibatches >= 1 and (cfg.num_envs * cfg.rollout_steps) % cfg.teacher_minibatches == 0
+    ):
+        raise DistillhubError(
+            f"teacher_minibatches must be at least 1 and divide rollout_steps * num_envs "
+            f"({cfg.rollout_steps * cfg.num_envs}), got {cfg.teacher_minibatches}"
+        )
     if cfg.max_steps < 1:
         raise DistillhubError(f"--max-steps must be positive, got {cfg.max_steps}")
     if cfg.time_limit is not None and cfg.time_limit <= 0:

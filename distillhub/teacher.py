@@ -74,7 +74,7 @@ def train_teacher(
         b_obs = d._prep_obs(buf.obs.reshape(T * E, *shape))
         b_act, b_logp = buf.actions.reshape(T * E, *buf.actions.shape[2:]), buf.logp.reshape(-1)
         b_adv, b_ret = advantages.reshape(-1), returns.reshape(-1)
-        mb_size = T * E // cfg.num_minibatches
+        mb_size = T * E // (cfg.teacher_minibatches or cfg.num_minibatches)
         for _ in range(cfg.update_epochs):
             perm = torch.randperm(T * E, generator=gen).to(device)
             for lo in range(0, T * E, mb_size):

@@ -21,12 +21,15 @@ def test_a_time_limit_alone_is_the_budget():
 
 
 def test_mujoco_envs_where_a_teacher_paid_start_from_one_and_torchrun_falls_back(monkeypatch):
-    """Hopper, HalfCheetah, Swimmer and InvertedDoublePendulum start from a PPO teacher on half the budget (240 s:
-    1141 -> 2257, 1748 -> 2723, 22 -> 38, 659 -> 9360); Walker2d (where it cost) does not. Under torchrun the teacher (one process) gives way to the
-    family's own start unless the user asked for it."""
+    """Hopper, HalfCheetah, Swimmer and InvertedDoublePendulum batches for a learner distribution start from a PPO
+    teacher on half the budget (240 s: 1141 -> 2257, 1748 -> 2723, 22 -> 38, 659 -> 9360); Walker2d (where it cost)
+    does not. Under torchrun the teacher (one process) gives way to the family's own start unless the user asked
+    for it."""
     for env_id in MUJOCO_TEACHER_ENVS:
-        assert (default_config(env_id).x_init, default_config(env_id).teacher_fraction) == ("teacher", 0.5)
-    assert default_config("Humanoid-v5").x_init == "random" and default_config("Ant-v5").x_init == "random"
+        zoo = default_config(env_id, learners="zoo")
+        assert (zoo.x_init, zoo.teacher_fraction) == ("teacher", 0.5)
+    zoo = "zoo"
+    assert default_config("Humanoid-v5", learners=zoo).x_init == "random" == default_config("Ant-v5", learners=zoo).x_init
     assert default_config("Hopper-v5", x_init="random").x_init == "random"
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert default_config("Hopper-v5").x_init == "random" and default_config("Pendulum-v1").x_init == "states"
@@ -83,13 +86,14 @@ def test_the_distill_module_still_offers_the_config_names():
 
 
 def test_reacher_and_standup_clone_a_teacher_into_the_largest_head_batch_their_action_size_allows(monkeypatch):
-    """Reacher-v5 and HumanoidStandup-v5 take the generic continuous recipe (240 s, two seeds each: -6.5 -> -4.4 and
-    -5.9, 71806 -> 84709 and 78334): a teacher on half the budget, the head step of a 3-layer tanh learner,
-    min(1,024, 4,096 rows / actions) samples."""
+    """Reacher-v5 and HumanoidStandup-v5 batches for a learner distribution take the generic continuous recipe
+    (240 s, two seeds each: -6.5 -> -4.4 and -5.9, 71806 -> 84709 and 78334): a teacher on half the budget, the head
+    step of a 3-layer tanh learner, min(1,024, 4,096 rows / actions) samples."""
     assert MUJOCO_TEACHER_HEAD_ENVS == {"Reacher-v5", "HumanoidStandup-v5"}
+    monkeypatch.setattr("distillhub.config.MUJOCO_ENCODER_ENVS", set())  # the single-learner default, tested apart
     reacher = default_config("Reacher-v5")
     assert reacher.samples == 1024 and default_config("HumanoidStandup-v5").samples == 4096 // 17
-    assert default_config("Walker2d-v5", x_init="teacher", inner_step="head").samples == 64  # only family defaults
+    assert default_config("Ant-v5", x_init="teacher", inner_step="head").samples == 64  # the family's defaults only
     assert default_config("HalfCheetah-v5", samples=None).samples == 64
     assert (reacher.x_init, reacher.teacher_fraction, reacher.inner_step, reacher.arch) == (
         "teacher", 0.5, "head", "mlp:64-64-64:tanh",
@@ -100,6 +104,29 @@ def test_reacher_and_standup_clone_a_teacher_into_the_largest_head_batch_their_a
     assert default_config("Reacher-v5", samples=64).samples == 64  # the user's choice wins
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert default_config("Reacher-v5").x_init == "states"  # the head step's own start under torchrun
+
+
+def test_hopper_and_walker_clone_a_ppo_teacher_through_its_torso_unless_a_distribution_is_asked_for():
+    """MUJOCO_ENCODER_ENVS take MUJOCO_ENCODER_RECIPE (Hopper-v5, 120 s: 3457 vs our PPO 1561 at equal env steps):
+    the teacher as our PPO baseline trains, on 90 % of the budget, its torso as the encoder, 128 of its states."""
+    from distillhub.config import MUJOCO_ENCODER_ENVS
+
+    others = {"Ant", "HalfCheetah", "Hopper", "Humanoid", "HumanoidStandup", "InvertedDoublePendulum", "Pusher", "Reacher"}
+    assert MUJOCO_ENCODER_ENVS == {f"{e}-v5" for e in others | {"Swimmer", "Walker2d"}}  # all but InvertedPendulum
+    assert default_config("InvertedPendulum-v5").encoder_layers == 0
+    cfg = default_config("Hopper-v5")
+    assert (cfg.x_init, cfg.teacher_fraction, cfg.encoder_layers, cfg.samples, cfg.inner_step, cfg.arch) == (
+        "teacher", 0.9, 2, 128, "head", "mlp:64-64:tanh"
+    )
+    # PPO's own settings for the teacher (benchmarks/ppo_baseline.py: 16 envs x 128 steps, 32 minibatches of 64)
+    assert (cfg.num_envs, cfg.rollout_steps, cfg.teacher_minibatches, cfg.update_epochs) == (16, 128, 32, 10)
+    assert (cfg.learn_lr, cfg.init_lr) == (False, 1.0)  # the head step at lr 1
+    assert default_config("Hopper-v5", samples=256).samples == 256  # the user's choice wins
+    # other envs or rollout steps keep minibatches of ~64 samples that divide the rollout (800 = 10 x 80)
+    assert default_config("Hopper-v5", num_envs=8, rollout_steps=100).teacher_minibatches == 10
+    assert default_config("Hopper-v5", num_envs=8, teacher_minibatches=4).teacher_minibatches == 4
+    zoo = default_config("Hopper-v5", learners="zoo")  # the encoder is one learner's: a distribution keeps the rest
+    assert (zoo.encoder_layers, zoo.teacher_minibatches) == (0, None)
 
 
 def test_minatar_defaults_clone_a_teacher_through_its_torso_and_a_distribution_must_turn_the_encoder_off():

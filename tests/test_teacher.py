@@ -72,6 +72,8 @@ def test_the_teacher_hands_its_conv_layers_to_a_persistent_encoder():
         (dict(x_init="teacher", teacher_fraction=1.0), "teacher_fraction must be between 0 and 1"),
         (dict(x_init="teacher", teacher_lr=-1.0), "teacher_lr must be a positive finite number"),
         (dict(x_init="mentor"), "x_init must be random, states or teacher"),
+        (dict(x_init="teacher", teacher_minibatches=0), "teacher_minibatches must be at least 1"),
+        (dict(x_init="teacher", teacher_minibatches=3), r"divide rollout_steps \* num_envs \(16384\), got 3"),
     ],
 )
 def test_bad_teacher_settings_are_one_line_errors(overrides, message):
@@ -100,6 +102,24 @@ def test_the_teachers_learning_rate_decays_unless_told_not_to(monkeypatch, annea
         assert seen[-1] == pytest.approx(1e-3 / 3)
     else:
         assert seen == [pytest.approx(1e-3)] * len(seen)
+
+
+def test_teacher_minibatches_sets_the_teachers_updates_per_rollout(monkeypatch):
+    sizes = []
+    forward = torch.nn.Sequential.forward
+
+    def spy(self, x):
+        if torch.is_grad_enabled() and x.requires_grad is False and x.dim() == 2 and self[-1].out_features == 2:
+            sizes.append(len(x))  # the actor's forward in a PPO minibatch
+        return forward(self, x)
+
+    monkeypatch.setattr(torch.nn.Sequential, "forward", spy)
+    cfg = default_config(
+        "CartPole-v1", x_init="teacher", teacher_fraction=0.75, max_steps=4 * ROLLOUT, eval_inits=1,
+        teacher_minibatches=64,
+    )  # fmt: skip
+    Distiller(cfg)  # trains the teacher (3 rollouts x 4 epochs x 64 minibatches), nothing else
+    assert sizes == [ROLLOUT // 64] * (3 * 4 * 64)  # the meta-PPO minibatches (num_minibatches 4) are untouched
 
 
 def test_the_teachers_whole_torso_as_encoder_makes_one_step_give_the_teachers_policy(monkeypatch):
@@ -144,6 +164,30 @@ def test_the_teachers_whole_torso_as_encoder_makes_one_step_give_the_teachers_po
             spread = (want - want.mean(dim=1, keepdim=True)).norm()
             assert (got - want).norm() < 0.05 * spread
             assert (got.argmax(1) == want.argmax(1)).float().mean() > 0.95
+
+
+def test_hopper_defaults_give_every_fresh_init_the_teachers_policy(monkeypatch):
+    """MuJoCo's encoder recipe end to end (real Hopper-v5): the default run's batch carries the teacher's two hidden
+    layers, and two fresh inits loaded from it act as the teacher does on states outside the batch."""
+    import sys
+
+    from distillhub.batch import normalize
+    from distillhub.loader import load_policy
+
+    distill_module = sys.modules["distillhub.distill"]
+    teachers = []
+    train_teacher = distill_module.train_teacher
+    monkeypatch.setattr(distill_module, "train_teacher", lambda *a: teachers.append(train_teacher(*a)) or teachers[-1])
+    d = Distiller(default_config("Hopper-v5", max_steps=2 * 16 * 128, eval_inits=1, eval_episodes=1))
+    actor, _, pool = teachers[0]
+    batch = d.current_batch()
+    assert (batch.num_samples, sorted(batch.encoder)) == (128, ["0.bias", "0.weight", "2.bias", "2.weight"])
+    states = pool[-1024:]  # the teacher's latest states (most not in the batch), raw
+    with torch.no_grad():
+        want = actor(normalize(states, batch.obs_mean, batch.obs_std)).clamp(-1, 1).numpy()
+    for seed in (1, 2):
+        got = load_policy(batch, seed=seed).act(states.numpy())
+        assert abs(got - want).max() < 0.02
 
 
 def test_an_encoder_deeper_than_the_torso_is_a_one_line_error():

@@ -10,7 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from distillhub.batch import load_folder
-from distillhub.config import MUJOCO_TEACHER_HEAD_ENVS
+from distillhub.config import MUJOCO_ENCODER_ENVS, MUJOCO_TEACHER_HEAD_ENVS
 from distillhub.distill import MUJOCO_TEACHER_ENVS, default_config
 from distillhub.envs import env_info
 from distillhub.errors import DistillhubError
@@ -44,7 +44,10 @@ def test_mujoco_env_distills_saves_loads_and_evaluates(tmp_path, env_id):
     # running observation statistics were frozen into the batch
     assert batch.obs_mean.shape == info.obs_shape and bool((batch.obs_std > 0).all())
     assert batch.extra["training"]["env_steps"] == 64
-    if env_id in MUJOCO_TEACHER_ENVS | MUJOCO_TEACHER_HEAD_ENVS:  # a PPO teacher on half the 64 steps (one rollout)
+    if env_id in MUJOCO_ENCODER_ENVS:  # a PPO teacher on 90 % of the 64 steps (two whole rollouts), its torso kept
+        assert batch.extra["training"]["teacher"]["env_steps"] == 64
+        assert batch.inner_step == "head" and sorted(batch.encoder) == ["0.bias", "0.weight", "2.bias", "2.weight"]
+    elif env_id in MUJOCO_TEACHER_ENVS | MUJOCO_TEACHER_HEAD_ENVS:  # a PPO teacher on half the 64 steps (one rollout)
         assert batch.extra["training"]["teacher"]["env_steps"] == 32
         assert batch.inner_step == ("head" if env_id in MUJOCO_TEACHER_HEAD_ENVS else "sgd")
     else:
