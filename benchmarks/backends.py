@@ -18,7 +18,8 @@ from distillhub.distill import default_config, distill
 
 
 def steady_rate(env_id: str, vectorization: str, iterations: int) -> float:
-    cfg = default_config(env_id, vectorization=vectorization, early_stop=False)
+    # the meta-PPO loop: no teacher phase, no encoder
+    cfg = default_config(env_id, vectorization=vectorization, early_stop=False, encoder_layers=0, x_init="random")
     cfg.max_steps = cfg.num_envs * cfg.rollout_steps * iterations
     marks = []
     distill(cfg, callback=marks.append)

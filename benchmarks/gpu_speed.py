@@ -19,8 +19,8 @@ ROWS = [
     ("CartPole-v1", "cuda", {}),
     ("CartPole-v1", "cuda", {"num_envs": 4096}),
     ("CartPole-v1", "cpu", {}),
-    ("Hopper-v5", "cuda", {"vectorization": "sync"}),
-    ("Hopper-v5", "cuda", {"vectorization": "async"}),
+    ("Hopper-v5", "cuda", {"vectorization": "sync", "encoder_layers": 0, "x_init": "random"}),  # the meta-PPO loop, no teacher phase
+    ("Hopper-v5", "cuda", {"vectorization": "async", "encoder_layers": 0, "x_init": "random"}),
 ]
 
 

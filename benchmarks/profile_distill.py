@@ -21,6 +21,7 @@ from collections import defaultdict
 import torch
 
 from distillhub.distill import Distiller, default_config, parse_settings
+from distillhub.envs import family_of
 
 # the module itself (the package's `distill` name is the function)
 distill_module = sys.modules["distillhub.distill"]
@@ -73,9 +74,12 @@ def main() -> None:
     p.add_argument("--set", nargs="*", default=[], help="config fields as KEY=VALUE, e.g. num_envs=64 update_epochs=4")
     a = p.parse_args()
     torch.set_num_threads(2)
-    cfg = default_config(
-        a.env, vectorization=a.vectorization, device=a.device, **{"early_stop": False, "seed": 0, **parse_settings(a.set)}
-    )
+    overrides = {"early_stop": False, "seed": 0, **parse_settings(a.set)}
+    if family_of(a.env) == "mujoco":
+        overrides.setdefault("encoder_layers", 0)  # the MuJoCo loop the README profiles (no teacher's encoder)
+    cfg = default_config(a.env, vectorization=a.vectorization, device=a.device, **overrides)
+    if cfg.x_init == "teacher" and "x_init" not in overrides:
+        cfg.x_init = "states"  # the loop is profiled, not a teacher phase (which would take the whole budget)
     cfg.max_steps = 10**12
     d = Distiller(cfg)
     # module-level helpers the loop calls by name, and the Distiller's own parts

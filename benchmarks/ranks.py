@@ -24,7 +24,7 @@ from distillhub.loader import load_summary
 
 
 def run(env_id: str, ranks: int, iterations: int, vectorization: str, out: Path, sets: list[str]) -> dict:
-    cfg = default_config(env_id)
+    cfg = default_config(env_id, encoder_layers=0)  # as torchrun ranks run it: no teacher, no encoder
     steps = cfg.num_envs * cfg.rollout_steps * iterations
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}",

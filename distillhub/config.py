@@ -303,7 +303,7 @@ MUJOCO_TEACHER_HEAD_ENVS = {"Reacher-v5", "HumanoidStandup-v5"}
 # Humanoid 602 / 619, HumanoidStandup 144118 / 112153 (0.89-2.76 of our PPO; the earlier defaults at 240 s: 2257,
 # 2206, 2723, 989, 37.9, -4.4, 9360, -28.8, 393, 72592). InvertedPendulum-v5 keeps its 64-sample default, which
 # reaches its target and stops within a minute. Single-learner runs only: a distribution (`--learners`) keeps the
-# env's other defaults, since the encoder is one learner's.
+# env's other defaults, since the encoder is one learner's; so does `--encoder-layers 0` (the defaults before it).
 MUJOCO_ENCODER_RECIPE = {
     "x_init": "teacher",
     "teacher_fraction": 0.9,
@@ -364,6 +364,7 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         values.update(TEACHER_HEAD, samples=head_batch_samples(info))
     if (
         family == "mujoco" and env_id in MUJOCO_ENCODER_ENVS and overrides.get("learners") in (None, "single")
+        and overrides.get("encoder_layers") != 0  # no encoder asked for: the env's batch without one
         and requested_world() <= 1  # the teacher trains in one process
     ):  # fmt: skip
         values.update(MUJOCO_ENCODER_RECIPE)

@@ -127,6 +127,8 @@ def test_hopper_and_walker_clone_a_ppo_teacher_through_its_torso_unless_a_distri
     assert default_config("Hopper-v5", num_envs=8, teacher_minibatches=4).teacher_minibatches == 4
     zoo = default_config("Hopper-v5", learners="zoo")  # the encoder is one learner's: a distribution keeps the rest
     assert (zoo.encoder_layers, zoo.teacher_minibatches) == (0, None)
+    plain = default_config("Hopper-v5", encoder_layers=0)  # no encoder asked for: the env's batch without one
+    assert (plain.samples, plain.inner_step, plain.teacher_fraction, plain.rollout_steps) == (64, "sgd", 0.5, 256)
 
 
 def test_minatar_defaults_clone_a_teacher_through_its_torso_and_a_distribution_must_turn_the_encoder_off():
