@@ -293,8 +293,9 @@ MUJOCO_TEACHER_HEAD_ENVS = {"Reacher-v5", "HumanoidStandup-v5"}
 
 # MuJoCo envs that clone a PPO teacher through its torso (MinAtar's recipe; the paper's persistent encoder): the
 # teacher trains as our PPO baseline does (16 envs x 128 steps, 10 epochs x 32 minibatches of 64, lr 3e-4 annealed;
-# with 256 steps and 8 minibatches it learned far less per env step: Walker2d-v5, 120 s, seeds 0/1, training
-# return 579/808 -> 1991/967) on the first 90 % of the budget; its two hidden layers become the encoder published
+# the distiller's 8 minibatches make 8x fewer updates per env step, and with 256-step rollouts and 64 minibatches
+# of 64 it still learned less: Walker2d-v5, 120 s, seeds 0/1, training return 579/808 -> 1991/967) on the first
+# 90 % of the budget; its two hidden layers become the encoder published
 # with the batch, and 128 of its states labelled with its action means are the samples. A fresh init's head step
 # re-fits the output layer on the teacher's 64 features exactly (more samples than features), so every init acts
 # as the teacher does. 180 s per env, seed 0, one step over 10 unseen inits / our PPO at the same env steps
