@@ -308,8 +308,7 @@ MUJOCO_TEACHER_HEAD_ENVS = {"Reacher-v5", "HumanoidStandup-v5"}
 MUJOCO_ENCODER_RECIPE = {
     "x_init": "teacher",
     "teacher_fraction": 0.9,
-    "teacher_minibatches": 32,
-    "rollout_steps": 128,
+    "rollout_steps": 128,  # and teacher_minibatches of ~64 samples (32 here): ppo_minibatches, set in default_config
     "inner_step": "head",
     "encoder_layers": 2,
     "samples": 128,
@@ -327,6 +326,12 @@ ATARI_SAMPLES = {"Pong": 4, "SpaceInvaders": 4, "MsPacman": 6, "Centipede": 10}
 
 
 NO_STEP_LIMIT = 10**15
+
+
+def ppo_minibatches(rollout: int, size: int = 64) -> int:
+    """The most minibatches of at least ``size`` samples (PPO's 64 by default; one if the rollout is smaller) that
+    divide a rollout of ``rollout`` samples evenly (16 envs x 128 steps: 32)."""
+    return max(m for m in range(1, max(1, rollout // size) + 1) if rollout % m == 0)
 
 
 def head_batch_samples(info: EnvInfo) -> int:
@@ -363,11 +368,12 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         values.update(x_init="teacher", teacher_fraction=0.5)
     if head_recipe:
         values.update(TEACHER_HEAD, samples=head_batch_samples(info))
-    if (
+    encoder_recipe = (
         family == "mujoco" and env_id in MUJOCO_ENCODER_ENVS and overrides.get("learners") in (None, "single")
         and overrides.get("encoder_layers") != 0  # no encoder asked for: the env's batch without one
         and requested_world() <= 1  # the teacher trains in one process
-    ):  # fmt: skip
+    )  # fmt: skip
+    if encoder_recipe:
         values.update(MUJOCO_ENCODER_RECIPE)
     family_x_init = "x_init" in values
     if family in ("mujoco", "generic") and not (env_kwargs or {}) and envpool_available(env_id):
@@ -376,10 +382,9 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         game = env_id.split("/", 1)[1].split("-")[0]
         values["samples"] = ATARI_SAMPLES.get(game, values["samples"])
     values.update({k: v for k, v in overrides.items() if v is not None})
-    if values.get("teacher_minibatches") and overrides.get("teacher_minibatches") is None:
-        # minibatches of ~64 samples (PPO's) whatever --num-envs and --rollout-steps the user chose
-        rollout = values["num_envs"] * values["rollout_steps"]
-        values["teacher_minibatches"] = max(m for m in range(1, max(1, rollout // 64) + 1) if rollout % m == 0)
+    if encoder_recipe and overrides.get("teacher_minibatches") is None:
+        # the teacher trains on PPO's minibatches whatever --num-envs and --rollout-steps the user chose
+        values["teacher_minibatches"] = ppo_minibatches(values["num_envs"] * values["rollout_steps"])
     if overrides.get("time_limit") is not None and overrides.get("max_steps") is None:
         values["max_steps"] = NO_STEP_LIMIT  # a time budget alone is the budget: the family's step default would cut it
     if values.get("inner_step") in SCALE_FREE_RULES and overrides.get("init_lr") is None:
