@@ -122,22 +122,26 @@ def test_teacher_minibatches_sets_the_teachers_updates_per_rollout(monkeypatch):
     assert sizes == [ROLLOUT // 64] * (3 * 4 * 64)  # the meta-PPO minibatches (num_minibatches 4) are untouched
 
 
+def capture_teachers(monkeypatch) -> list:
+    """What every ``train_teacher`` call of the distiller returns (actor, log-std, state pool), in order."""
+    import sys
+
+    distill_module = sys.modules["distillhub.distill"]  # the package attribute is the function
+    train_teacher, teachers = distill_module.train_teacher, []
+
+    def keep(*args):
+        teachers.append(train_teacher(*args))
+        return teachers[-1]
+
+    monkeypatch.setattr(distill_module, "train_teacher", keep)
+    return teachers
+
+
 def test_the_teachers_whole_torso_as_encoder_makes_one_step_give_the_teachers_policy(monkeypatch):
     """--encoder-layers 2 on cnn:small (conv and dense): every fresh init's one step re-fits only the output layer
     on the teacher's own features, so with more samples than features it acts as the teacher does on frames that
     are not in the batch; the encoder steps at its own rate."""
-    import sys
-
-    distill_module = sys.modules["distillhub.distill"]  # the package attribute is the function
-    teachers = []
-
-    def keep(d, steps, seconds):
-        out = train_teacher(d, steps, seconds)
-        teachers.append(out)
-        return out
-
-    train_teacher = distill_module.train_teacher
-    monkeypatch.setattr(distill_module, "train_teacher", keep)
+    teachers = capture_teachers(monkeypatch)
     cfg = default_config(
         "MinAtar/Breakout-v1", x_init="teacher", teacher_fraction=0.5, teacher_lr=5e-4, samples=256,
         max_steps=2 * 32 * 128, encoder_layers=2, encoder_lr=5e-4, eval_inits=1,
@@ -169,15 +173,10 @@ def test_the_teachers_whole_torso_as_encoder_makes_one_step_give_the_teachers_po
 def test_hopper_defaults_give_every_fresh_init_the_teachers_policy(monkeypatch):
     """MuJoCo's encoder recipe end to end (real Hopper-v5): the default run's batch carries the teacher's two hidden
     layers, and two fresh inits loaded from it act as the teacher does on states outside the batch."""
-    import sys
-
     from distillhub.batch import normalize
     from distillhub.loader import load_policy
 
-    distill_module = sys.modules["distillhub.distill"]
-    teachers = []
-    train_teacher = distill_module.train_teacher
-    monkeypatch.setattr(distill_module, "train_teacher", lambda *a: teachers.append(train_teacher(*a)) or teachers[-1])
+    teachers = capture_teachers(monkeypatch)
     d = Distiller(default_config("Hopper-v5", max_steps=2 * 16 * 128, eval_inits=1, eval_episodes=1))
     actor, _, pool = teachers[0]
     batch = d.current_batch()
