@@ -89,9 +89,9 @@ def table(env_ids: list[str], time_limit: float, overrides: dict | None = None) 
     )
     print(
         "| env | distill env steps | distill wall (s) | one-step mean (10 unseen inits) | worst init | "
-        "PPO wall (s) | PPO mean (10 eps) | one-step / PPO | % of CleanRL reference |"
+        "PPO wall (s) | PPO mean (10 eps) | one-step / PPO | % of CleanRL reference | teacher env steps / training return |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for env_id in env_ids:
         d, dwall, r = distil_and_evaluate(env_id, time_limit, overrides or {})
         policy, _, pwall = train_ppo(env_id, max_steps=d.global_step, num_envs=16, rollout_steps=128, epochs=10,
@@ -100,9 +100,11 @@ def table(env_ids: list[str], time_limit: float, overrides: dict | None = None) 
         ratio = r.mean / ppo if ppo > 0 else ppo / r.mean
         ref = PPO_REFERENCE[env_id][0]
         pct = r.percent_of_reference
+        t = d.teacher_summary
+        teacher = "–" if t is None else f"{t['env_steps']:,} / {t['train_return']}"
         print(
             f"| {env_id} | {d.global_step:,} | {dwall:.0f} | {r.mean:.1f} | {r.min:.1f} | {pwall:.0f} | {ppo:.1f} | "
-            f"{ratio:.2f} | {'n/a' if pct is None else f'{pct:.0f} %'} (ref {ref}) |",
+            f"{ratio:.2f} | {'n/a' if pct is None else f'{pct:.0f} %'} (ref {ref}) | {teacher} |",
             flush=True,
         )
 

@@ -55,7 +55,7 @@ def _slug(env_id: str) -> str:
         "  distillhub distill --env Hopper-v5 --samples 64 --time-limit 1800 --out runs/hopper\n\n"
         "  distillhub distill --env ALE/Pong-v5 --samples 4 --device cuda --out runs/pong\n\n"
         "  distillhub distill --out runs/hopper --resume --max-steps 4000000   # continue a run\n\n"
-        "  distillhub distill --learners zoo --inner-step head --samples 256 --out runs/cp-any   # for any learner\n\n"
+        "  distillhub distill --learners zoo --out runs/cp-any   # for any learner (head step, 256 samples)\n\n"
         "  distillhub distill --env Pendulum-v1 --set gamma=0.95 --set update_epochs=10   # any config field\n\n"
         "  torchrun --nproc-per-node 4 -m distillhub distill --env Hopper-v5 --out runs/hopper   # data-parallel"
     )
@@ -69,7 +69,7 @@ def distill(
     ] = None,
     learners: Annotated[
         str | None,
-        typer.Option(help="Learner distribution: single (--arch/--init), zoo, or arch@init,... (see README)."),
+        typer.Option(help="Learner distribution: single (--arch/--init), zoo, or arch@init,... (see README). A distribution over vector observations takes --inner-step head on 256 samples unless you name them."),
     ] = None,
     arch: Annotated[str | None, typer.Option(help="Learner spec, e.g. mlp:64-64:tanh or cnn:nature.")] = None,
     init: Annotated[

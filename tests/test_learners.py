@@ -179,12 +179,14 @@ def test_distill_with_a_learner_distribution_records_it(tmp_path):
     spec = "mlp:16:relu@kaiming,transformer:8-1-2@torch-default"
     r = CliRunner().invoke(
         app, ["distill", "--out", str(out), "--learners", spec, "--population", "4", "--num-envs", "64",
-              "--max-steps", "4096", "--eval-inits", "1", "--quiet", "--no-video"],
+              "--max-steps", "4096", "--eval-inits", "1", "--quiet", "--no-video",
+              "--env-kwargs", '{"max_episode_steps": 100}'],  # the head step balances: keep its episodes short
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     batch = load_folder(out)
     assert batch.learners == spec and batch.architecture == "mlp:16:relu" and batch.init == "kaiming"
-    assert batch.inner_step == "sgd" and batch.step_settings == {}
+    # a distribution over vectors takes the head step on 256 samples unless they are named
+    assert batch.inner_step == "head" and batch.num_samples == 256 and batch.step_settings == {"damping": 1e-3}
     card = (out / "README.md").read_text()
     assert "`transformer:8-1-2@torch-default`" in card
     r = CliRunner().invoke(app, ["eval", str(out), "--learners", "mlp:8:elu@xavier,mlp:8", "--inits", "1"])
