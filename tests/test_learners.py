@@ -230,7 +230,7 @@ def test_a_head_batch_records_the_ridge_it_was_made_with_and_loaders_step_with_i
     got = dict(one_step(net, batch).named_parameters())
     assert all(torch.allclose(got[k], want[k]) for k in want)
     assert any(not torch.allclose(got[k], plain[k]) for k in want)
-    r = distill(tmp_path / "bad", "--set", "head_damping=0.1")  # the paper's sgd step has no ridge
+    r = distill(tmp_path / "bad", "--inner-step", "sgd", "--set", "head_damping=0.1")  # sgd has no ridge
     assert r.exit_code == 1 and r.output.count("\n") == 1 and "head and fit rules" in r.output
     assert not (tmp_path / "bad").exists()
 
