@@ -386,12 +386,6 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
     )  # fmt: skip
     if encoder_recipe:
         values.update(MUJOCO_ENCODER_RECIPE)
-    family_x_init = "x_init" in values
-    if family in ("mujoco", "generic") and not (env_kwargs or {}) and envpool_available(env_id):
-        values["vectorization"] = "envpool"  # the fastest backend where it has the env
-    if family == "atari":
-        game = env_id.split("/", 1)[1].split("-")[0]
-        values["samples"] = ATARI_SAMPLES.get(game, values["samples"])
     if (
         family not in ("atari", "minatar") and overrides.get("inner_step") is None
         and values.get("inner_step", DistillConfig.inner_step) not in EXACT_FIT_RULES
@@ -401,8 +395,14 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         if overrides.get("samples") is None:
             n_out = (info or env_info(env_id, env_kwargs, allow_import=True)).n_outputs
             values["samples"] = min(DISTRIBUTION_SAMPLES, MAX_GN_ROWS // n_out)
-        if env_id in DISTRIBUTION_X_INIT and not family_x_init:
-            values["x_init"], family_x_init = DISTRIBUTION_X_INIT[env_id], True
+        if env_id in DISTRIBUTION_X_INIT and "x_init" not in values:
+            values["x_init"] = DISTRIBUTION_X_INIT[env_id]  # a start of the env's own, as a family's is
+    family_x_init = "x_init" in values
+    if family in ("mujoco", "generic") and not (env_kwargs or {}) and envpool_available(env_id):
+        values["vectorization"] = "envpool"  # the fastest backend where it has the env
+    if family == "atari":
+        game = env_id.split("/", 1)[1].split("-")[0]
+        values["samples"] = ATARI_SAMPLES.get(game, values["samples"])
     values.update({k: v for k, v in overrides.items() if v is not None})
     if encoder_recipe and overrides.get("teacher_minibatches") is None:
         # the teacher trains on PPO's minibatches whatever --num-envs and --rollout-steps the user chose
