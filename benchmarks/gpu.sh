@@ -11,15 +11,9 @@
 set -u
 OUT=${OUT:-gpu_out}
 mkdir -p "$OUT"
-W=$(mktemp -d)
 # MUJOCO_GL=egl (set by some CUDA images) makes `import mujoco` fail where no EGL library is installed
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_HUB_DISABLE_XET=1 MUJOCO_GL=glfw
-if ls .whl/*.whl >/dev/null 2>&1; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-fi
-# the package's two mapped folders (pyproject: distillhub_cli = cli, distillhub_cards = cards) without an install
-mkdir -p "$W/pp" && ln -sfn "$PWD/cli" "$W/pp/distillhub_cli" && ln -sfn "$PWD/cards" "$W/pp/distillhub_cards"
-export PYTHONPATH=/tmp/site:$PWD:$W/pp
+export MUJOCO_GL=glfw
+source benchmarks/gpu_env.sh
 {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     python3 -c "import torch, gymnasium, mujoco, ale_py, datasets; print('torch', torch.__version__)"

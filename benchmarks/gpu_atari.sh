@@ -15,17 +15,9 @@
 set -u
 OUT=${OUT:-gpu_out}
 T=${ATARI_TIME:-400}
-WHEELS=${WHEELS:-.whl}
 DEVICE=${DEVICE:-cuda}
 mkdir -p "$OUT"
-W=$(mktemp -d)
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_HUB_DISABLE_XET=1
-if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl
-fi
-# the package's two mapped folders (pyproject: distillhub_cli = cli, distillhub_cards = cards) without an install
-mkdir -p "$W/pp" && ln -sfn "$PWD/cli" "$W/pp/distillhub_cli" && ln -sfn "$PWD/cards" "$W/pp/distillhub_cards"
-export PYTHONPATH=/tmp/site:$PWD:$W/pp
+source benchmarks/gpu_env.sh
 {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     nproc
