@@ -23,7 +23,7 @@ from distillhub.batch import (
 from distillhub.distributed import requested_world
 from distillhub.envs import EnvInfo
 from distillhub.errors import DistillhubError
-from distillhub.learners import DEFAULT_CNN, DEFAULT_INIT, DEFAULT_MLP, check_init
+from distillhub.learners import DEFAULT_CNN, DEFAULT_INIT, DEFAULT_MLP, build_learner, check_init, torso_layers
 from distillhub.onestep import rule_settings
 from distillhub.population import Learner, parse_learners
 
@@ -379,17 +379,27 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         values.update(x_init="teacher", teacher_fraction=0.5)
     if head_recipe:
         values.update(TEACHER_HEAD, samples=head_batch_samples(info))
+    # one learner, however it is written (`single`, or one arch@init entry), gets a single learner's defaults
+    one_learner = len(parse_learners(overrides.get("learners") or "single", False)) == 1
     encoder_recipe = (
-        family == "mujoco" and env_id in MUJOCO_ENCODER_ENVS and overrides.get("learners") in (None, "single")
+        family == "mujoco" and env_id in MUJOCO_ENCODER_ENVS and one_learner
         and overrides.get("encoder_layers") != 0  # no encoder asked for: the env's batch without one
         and requested_world() <= 1  # the teacher trains in one process
     )  # fmt: skip
+    encoder_depth = MUJOCO_ENCODER_RECIPE["encoder_layers"]
+    if encoder_recipe and overrides.get("encoder_layers") is None:
+        learner = parse_learners(overrides.get("learners") or "single", False, overrides.get("arch"), overrides.get("init"))[0]
+        if learner.arch != DEFAULT_MLP:
+            # the user's own learner: an encoder of at most its hidden layers (none: the env's batch without one)
+            info = info or env_info(env_id, env_kwargs, allow_import=True)
+            encoder_depth = min(encoder_depth, len(torso_layers(build_learner(learner.arch, info.obs_shape, info.n_outputs))))
+            encoder_recipe = encoder_depth > 0
     if encoder_recipe:
-        values.update(MUJOCO_ENCODER_RECIPE)
+        values.update(MUJOCO_ENCODER_RECIPE, encoder_layers=encoder_depth)
     if (
         family not in ("atari", "minatar") and overrides.get("inner_step") is None
         and values.get("inner_step", DistillConfig.inner_step) not in EXACT_FIT_RULES
-        and len(parse_learners(overrides.get("learners") or "single", False)) > 1
+        and not one_learner
     ):  # fmt: skip
         values["inner_step"] = "head"
         if overrides.get("samples") is None:
@@ -420,7 +430,7 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
             # every learner interpolates the batch with its own kernel, so the batch must sit where the
             # states are (measured: held-out CartPole 95 % from N(0, 1), 99 % from visited states)
             values["x_init"] = "states"
-    if values.get("inner_step") == "head" and values.get("learners", "single") != "single":
+    if values.get("inner_step") == "head" and not one_learner:
         if overrides.get("head_damping") is None and env_id in DISTRIBUTION_HEAD_DAMPING:
             values["head_damping"] = DISTRIBUTION_HEAD_DAMPING[env_id]
     if values.get("x_init") == "teacher" and overrides.get("x_init") is None and requested_world() > 1:

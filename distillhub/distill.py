@@ -45,7 +45,7 @@ from distillhub.config import (  # noqa: F401  (re-exported: distillhub.distill 
 from distillhub.distributed import Ranks, from_env, local_device, normalize_advantages
 from distillhub.envs import EnvInfo, env_info, make_vector_env, versions
 from distillhub.errors import DistillhubError
-from distillhub.learners import build_learner, reinit_
+from distillhub.learners import build_learner, reinit_, torso_layers
 from distillhub.population import Draw, Population, describe
 from distillhub.rl import (
     RewardScaler,
@@ -200,10 +200,10 @@ class Distiller:
         torso: a persistent encoder. The output layer is never part of it: the one step trains it."""
         if layers <= 0:
             return set()
-        torso = [name for name, m in template.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))][:-1]
+        torso = torso_layers(template)
         if layers > len(torso):
             raise DistillhubError(
-                f"--encoder-layers {layers} exceeds the {len(torso)} layers of {self.cfg.arch} below its output layer; "
+                f"--encoder-layers {layers} exceeds the {len(torso)} layers of {self.learners[0].arch} below its output layer; "
                 "pass fewer (0: no encoder)"
             )
         return {f"{name}.{p}" for name in torso[:layers] for p in ("weight", "bias")}

@@ -299,6 +299,12 @@ def fresh_params(module: nn.Module, scheme: str, generator: torch.Generator, cou
     return {n: torch.stack([d[n] for d in draws]) for n in draws[0]}
 
 
+def torso_layers(module: nn.Module) -> list[str]:
+    """Names of the learner's weight layers (conv, then dense) below its output layer, in order: what a
+    persistent encoder (``encoder_layers``) may take; the output layer is the one step's."""
+    return [name for name, m in module.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))][:-1]
+
+
 def is_plain_mlp(module: nn.Module) -> bool:
     """``Linear``/elementwise activations/``Flatten`` in a ``Sequential``: the batched-matmul fast path applies."""
     return isinstance(module, nn.Sequential) and all(isinstance(m, (nn.Linear, nn.Flatten, *_ELEMENTWISE)) for m in module)

@@ -96,6 +96,10 @@ def test_a_distribution_over_vector_observations_takes_the_head_step_on_256_samp
     assert (default_config("CartPole-v1", learners="zoo", inner_step="sgd").samples, default_config(
         "CartPole-v1", learners="zoo", samples=64).samples) == (2, 64)
     assert default_config("CartPole-v1", learners="mlp:32:relu@xavier").inner_step == "sgd"
+    assert default_config("CartPole-v1", learners=f"{two.split(',')[0]},{two.split(',')[0]}").inner_step == "sgd"  # a repeat is one
+    # the distribution's ridge is a distribution's: one learner on the head step keeps the rule's own
+    assert default_config("Acrobot-v1", learners="mlp:32:relu@xavier", inner_step="head").head_damping is None
+    assert default_config("Acrobot-v1", learners="zoo").head_damping is not None
     assert default_config("CartPole-v1").inner_step == "sgd"
     assert default_config("ALE/Pong-v5", learners="zoo").inner_step == "sgd"  # pixels: not measured under head
     # many actions: the head step's output-row bound caps the samples (Humanoid-v5's 17 actions)
@@ -157,6 +161,16 @@ def test_hopper_and_walker_clone_a_ppo_teacher_through_its_torso_unless_a_distri
     assert (zoo.encoder_layers, zoo.teacher_minibatches) == (0, None)
     plain = default_config("Hopper-v5", encoder_layers=0)  # no encoder asked for: the env's batch without one
     assert (plain.samples, plain.inner_step, plain.teacher_fraction, plain.rollout_steps) == (64, "sgd", 0.5, 256)
+    # one learner written as a one-entry list is a single learner: the same recipe as --arch/--init
+    listed = default_config("Hopper-v5", learners="mlp:64-64:tanh@xavier")
+    named = default_config("Hopper-v5", arch="mlp:64-64:tanh", init="xavier")
+    assert (listed.encoder_layers, listed.inner_step, listed.samples, listed.teacher_minibatches) == (
+        named.encoder_layers, named.inner_step, named.samples, named.teacher_minibatches) == (2, "head", 128, 32)
+    # the user's own learner: an encoder of at most its hidden layers; none below its output layer, no encoder
+    assert default_config("Hopper-v5", learners="mlp:32:relu@kaiming").encoder_layers == 1
+    assert default_config("Hopper-v5", arch="transformer:16-1-2").encoder_layers == 2
+    linear = default_config("Hopper-v5", arch="mlp::tanh")
+    assert (linear.encoder_layers, linear.samples, linear.inner_step) == (plain.encoder_layers, plain.samples, plain.inner_step)
 
 
 def test_minatar_defaults_clone_a_teacher_through_its_torso_and_a_distribution_must_turn_the_encoder_off():
