@@ -3,6 +3,7 @@
     python mujoco_envs.py vector                       # sync vs async steps/s (Hopper, 16 envs)
     python mujoco_envs.py pendulum --runs 3             # InvertedPendulum-v5 acceptance
     python mujoco_envs.py table --time-limit 300 Hopper-v5 HalfCheetah-v5 Swimmer-v5 Reacher-v5
+    python mujoco_envs.py ppo Ant-v5 --steps 1000000 --clips 0 10   # our PPO with CleanRL's obs/reward clip or not
     python mujoco_envs.py starts --time-limit 240 Walker2d-v5 --set x_init=teacher teacher_fraction=0.5
                                                         # defaults vs the overrides, same budget and seed
     python mujoco_envs.py starts --time-limit 240 --only-set --head-samples Hopper-v5 \
@@ -109,6 +110,22 @@ def table(env_ids: list[str], time_limit: float, overrides: dict | None = None) 
         )
 
 
+def ppo_clips(env_ids: list[str], steps: int, clips: list[float]) -> None:
+    """Our PPO (the table's settings) for ``steps`` env steps with normalised observations and scaled rewards
+    clipped to ±c (CleanRL's and SB3's 10) or not (0: as the distiller and the table's PPO), same seed."""
+    print(f"\nOur PPO, {steps:,} env steps, the table's settings, seed 0; c = clip of normalised obs and scaled rewards.\n")
+    print("| env | clip | PPO wall (s) | PPO mean (10 greedy eps) | % of CleanRL reference |")
+    print("|---|---|---|---|---|")
+    for env_id in env_ids:
+        for c in clips:
+            policy, _, wall = train_ppo(env_id, max_steps=steps, num_envs=16, rollout_steps=128, epochs=10,
+                                        minibatches=32, lr=3e-4, anneal_lr=True, obs_clip=c or None,
+                                        reward_clip=c or None)  # fmt: skip
+            ret = evaluate_module(policy, env_id, episodes=10)
+            ref = PPO_REFERENCE[env_id][0]
+            print(f"| {env_id} | {c or 'none'} | {wall:.0f} | {ret:.1f} | {100 * ret / ref:.0f} % (ref {ref}) |", flush=True)
+
+
 def starts(
     env_ids: list[str], time_limit: float, overrides: dict, only_set: bool = False, head_samples: bool = False
 ) -> None:
@@ -142,11 +159,13 @@ def starts(
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=["vector", "pendulum", "table", "starts"])
+    p.add_argument("what", choices=["vector", "pendulum", "table", "starts", "ppo"])
     p.add_argument("envs", nargs="*", default=["Hopper-v5", "HalfCheetah-v5", "Swimmer-v5", "Reacher-v5"])
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--time-limit", type=float, default=600.0)
     p.add_argument("--set", nargs="*", default=[], help="config overrides for table, e.g. x_init=teacher")
+    p.add_argument("--steps", type=int, default=1_000_000, help="ppo: env steps per run")
+    p.add_argument("--clips", nargs="*", type=float, default=[0, 10], help="ppo: clips to compare (0: none)")
     p.add_argument("--only-set", action="store_true", help="starts: the overrides alone, not the defaults too")
     p.add_argument(
         "--head-samples", action="store_true", help="starts: the overrides take the head step's most samples"
@@ -158,6 +177,8 @@ def main() -> None:
         vector()
     elif args.what == "pendulum":
         pendulum(args.runs, args.time_limit)
+    elif args.what == "ppo":
+        ppo_clips(args.envs, args.steps, args.clips)
     elif args.what == "starts":
         starts(args.envs, args.time_limit, parse_settings(args.set), args.only_set, args.head_samples)
     else:

@@ -32,20 +32,24 @@ from distillhub.rl import (
 class PPOPolicy(nn.Module):
     """The trained actor with its frozen observation statistics."""
 
-    def __init__(self, actor, obs_mean=None, obs_std=None, continuous=False):
+    def __init__(self, actor, obs_mean=None, obs_std=None, continuous=False, obs_clip=None):
         super().__init__()
         self.actor, self.obs_mean, self.obs_std, self.continuous = actor, obs_mean, obs_std, continuous
+        self.obs_clip = obs_clip
 
     def forward(self, obs):
-        return self.actor(normalize(obs, self.obs_mean, self.obs_std))
+        o = normalize(obs, self.obs_mean, self.obs_std)
+        return self.actor(o if self.obs_clip is None else o.clamp(-self.obs_clip, self.obs_clip))
 
 
 def train_ppo(env_id, env_kwargs=None, *, max_steps=1_000_000, time_limit=None, seed=0, num_envs=64,
               rollout_steps=64, epochs=4, minibatches=4, lr=2.5e-3, target=None, arch="mlp:64-64:tanh",
-              obs_norm=None, reward_norm=None, anneal_lr=False):  # fmt: skip
+              obs_norm=None, reward_norm=None, anneal_lr=False, obs_clip=None, reward_clip=None):  # fmt: skip
     """Train a PPO policy; returns (PPOPolicy, env steps used, wall seconds).
 
-    ``obs_norm`` / ``reward_norm`` default to on for continuous actions (as for the distiller).
+    ``obs_norm`` / ``reward_norm`` default to on for continuous actions (as for the distiller). ``obs_clip`` /
+    ``reward_clip`` clip the normalised observations and scaled rewards to ±that (CleanRL's and SB3's 10); None:
+    no clipping (as the distiller).
     """
     info = env_info(env_id, env_kwargs or {})
     continuous = info.action_space == "continuous"
@@ -67,7 +71,8 @@ def train_ppo(env_id, env_kwargs=None, *, max_steps=1_000_000, time_limit=None, 
     scaler = RewardScaler(num_envs, 0.99) if reward_norm else None
 
     def prep(o):
-        return o.float() if obs_rms is None else normalize(o, obs_rms.mean.float(), obs_rms.std().float())
+        o = o.float() if obs_rms is None else normalize(o, obs_rms.mean.float(), obs_rms.std().float())
+        return o if obs_clip is None or obs_rms is None else o.clamp(-obs_clip, obs_clip)
 
     obs = env.reset()
     T, E = rollout_steps, num_envs
@@ -89,6 +94,8 @@ def train_ppo(env_id, env_kwargs=None, *, max_steps=1_000_000, time_limit=None, 
                     obs_rms.update(raw)
                 if scaler is not None:
                     reward = scaler(reward, term | trunc)
+                if reward_clip is not None:
+                    reward = reward.clamp(-reward_clip, reward_clip)
                 act_buf[t], logp_buf[t], rew_buf[t], done_buf[t] = action, logp, reward, term | trunc
                 recent = (recent + finished.tolist())[-50:]
             adv, ret = compute_gae(rew_buf, val_buf, done_buf, critic(prep(obs)).squeeze(-1), 0.99, 0.95)
@@ -116,7 +123,7 @@ def train_ppo(env_id, env_kwargs=None, *, max_steps=1_000_000, time_limit=None, 
             break
     env.close()
     mean, std = (None, None) if obs_rms is None else (obs_rms.mean.float(), obs_rms.std().float())
-    return PPOPolicy(actor, mean, std, continuous), steps, time.monotonic() - start
+    return PPOPolicy(actor, mean, std, continuous, obs_clip if obs_rms is not None else None), steps, time.monotonic() - start
 
 
 def evaluate_module(module, env_id, env_kwargs=None, episodes=20, seed=0):
