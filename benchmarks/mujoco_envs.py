@@ -83,6 +83,10 @@ def distil_and_evaluate(env_id: str, time_limit: float, overrides: dict):
     return d, wall, evaluate(batch, inits=10, episodes=1, seed=1)
 
 
+# our PPO as the table runs it: CleanRL's MuJoCo settings (2,048-step rollouts in 32 minibatches, 10 epochs, 3e-4 annealed)
+TABLE_PPO = dict(num_envs=16, rollout_steps=128, epochs=10, minibatches=32, lr=3e-4, anneal_lr=True)
+
+
 def table(env_ids: list[str], time_limit: float, overrides: dict | None = None) -> None:
     """Distil each env for ``time_limit`` seconds, then PPO for the same env steps."""
     print(
@@ -95,8 +99,7 @@ def table(env_ids: list[str], time_limit: float, overrides: dict | None = None) 
     print("|---|---|---|---|---|---|---|---|---|---|")
     for env_id in env_ids:
         d, dwall, r = distil_and_evaluate(env_id, time_limit, overrides or {})
-        policy, _, pwall = train_ppo(env_id, max_steps=d.global_step, num_envs=16, rollout_steps=128, epochs=10,
-                                     minibatches=32, lr=3e-4, anneal_lr=True)  # fmt: skip
+        policy, _, pwall = train_ppo(env_id, max_steps=d.global_step, **TABLE_PPO)
         ppo = evaluate_module(policy, env_id, episodes=10)
         ratio = r.mean / ppo if ppo > 0 else ppo / r.mean
         ref = PPO_REFERENCE[env_id][0]
@@ -118,9 +121,7 @@ def ppo_clips(env_ids: list[str], steps: int, clips: list[float]) -> None:
     print("|---|---|---|---|---|")
     for env_id in env_ids:
         for c in clips:
-            policy, _, wall = train_ppo(env_id, max_steps=steps, num_envs=16, rollout_steps=128, epochs=10,
-                                        minibatches=32, lr=3e-4, anneal_lr=True, obs_clip=c or None,
-                                        reward_clip=c or None)  # fmt: skip
+            policy, _, wall = train_ppo(env_id, max_steps=steps, obs_clip=c or None, reward_clip=c or None, **TABLE_PPO)
             ret = evaluate_module(policy, env_id, episodes=10)
             ref = PPO_REFERENCE[env_id][0]
             print(f"| {env_id} | {c or 'none'} | {wall:.0f} | {ret:.1f} | {100 * ret / ref:.0f} % (ref {ref}) |", flush=True)

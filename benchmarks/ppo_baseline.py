@@ -55,6 +55,7 @@ def train_ppo(env_id, env_kwargs=None, *, max_steps=1_000_000, time_limit=None, 
     continuous = info.action_space == "continuous"
     obs_norm = continuous if obs_norm is None else obs_norm
     reward_norm = continuous if reward_norm is None else reward_norm
+    obs_clip = obs_clip if obs_norm else None  # only normalised observations are clipped
     gen = torch.Generator().manual_seed(seed)
     actor = build_learner(arch, info.obs_shape, info.n_outputs)
     reinit_(actor, "orthogonal:0.01", torch.Generator().manual_seed(seed))
@@ -72,7 +73,7 @@ def train_ppo(env_id, env_kwargs=None, *, max_steps=1_000_000, time_limit=None, 
 
     def prep(o):
         o = o.float() if obs_rms is None else normalize(o, obs_rms.mean.float(), obs_rms.std().float())
-        return o if obs_clip is None or obs_rms is None else o.clamp(-obs_clip, obs_clip)
+        return o if obs_clip is None else o.clamp(-obs_clip, obs_clip)
 
     obs = env.reset()
     T, E = rollout_steps, num_envs
@@ -123,7 +124,7 @@ def train_ppo(env_id, env_kwargs=None, *, max_steps=1_000_000, time_limit=None, 
             break
     env.close()
     mean, std = (None, None) if obs_rms is None else (obs_rms.mean.float(), obs_rms.std().float())
-    return PPOPolicy(actor, mean, std, continuous, obs_clip if obs_rms is not None else None), steps, time.monotonic() - start
+    return PPOPolicy(actor, mean, std, continuous, obs_clip), steps, time.monotonic() - start
 
 
 def evaluate_module(module, env_id, env_kwargs=None, episodes=20, seed=0):

@@ -380,7 +380,8 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
     if head_recipe:
         values.update(TEACHER_HEAD, samples=head_batch_samples(info))
     # one learner, however it is written (`single`, or one arch@init entry), gets a single learner's defaults
-    one_learner = len(parse_learners(overrides.get("learners") or "single", False)) == 1
+    learners = parse_learners(overrides.get("learners") or "single", False, overrides.get("arch"), overrides.get("init"))
+    one_learner = len(learners) == 1
     encoder_recipe = (
         family == "mujoco" and env_id in MUJOCO_ENCODER_ENVS and one_learner
         and overrides.get("encoder_layers") != 0  # no encoder asked for: the env's batch without one
@@ -388,7 +389,7 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
     )  # fmt: skip
     encoder_depth = MUJOCO_ENCODER_RECIPE["encoder_layers"]
     if encoder_recipe and overrides.get("encoder_layers") is None:
-        learner = parse_learners(overrides.get("learners") or "single", False, overrides.get("arch"), overrides.get("init"))[0]
+        learner = learners[0]
         if learner.arch != DEFAULT_MLP:
             # the user's own learner: an encoder of at most its hidden layers (none: the env's batch without one)
             info = info or env_info(env_id, env_kwargs, allow_import=True)
