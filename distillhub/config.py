@@ -355,16 +355,39 @@ DISTRIBUTION_HEAD_DAMPING = {"Acrobot-v1": 3e-2}
 # 16-60 %). Each learner's SGD step scale differs ~100x across the zoo; the head step fits every learner exactly.
 # Pixel distributions keep their family's rule (not measured under it).
 DISTRIBUTION_SAMPLES = 256
-# Where a distribution's batch starts better from N(0, 1) than from visited states (the head step's usual start):
-# Acrobot-v1, 64 samples, 10 held-out learners: 91 % from N(0, 1), 89 % from states; 256 from states stopped at
-# 81 % in 240 s; 256 from N(0, 1) in 600 s: 94.0-95.5 % on three seeds (README, benchmarks/results_learners.md).
-DISTRIBUTION_X_INIT = {"Acrobot-v1": "random"}
+# Where a distribution's batch starts elsewhere than on visited states (the head step's usual start).
+# Acrobot-v1 from N(0, 1): 64 samples, 10 held-out learners: 91 % from N(0, 1), 89 % from states; 256 from states
+# stopped at 81 % in 240 s; 256 from N(0, 1) in 600 s: 94.0-95.5 % on three seeds (benchmarks/results_learners.md).
+# CartPole-v1 from a PPO teacher (the states it visits, labelled with its logits): the teacher balances within
+# ~1M env steps (~12 s: 32 minibatches of 512 per epoch at 1e-3) and every held-out family follows it after one
+# head step; the rest is meta-PPO. A third of the 3M-step budget is the teacher's at most; it stops at the target.
+DISTRIBUTION_START: dict[str, dict] = {
+    "Acrobot-v1": dict(x_init="random"),
+    "CartPole-v1": dict(x_init="teacher", teacher_fraction=1 / 3, teacher_lr=1e-3, teacher_minibatches=32),
+}
+
+
+# Where a plain `distillhub distill` distils for a learner distribution, not one learner: CartPole-v1 (the default
+# env). From its PPO teacher the `zoo` batch takes 17-101 s (median 36 s of seeds 0-4) and 97-99 % of held-out inits
+# solve after one step, against ~14 s and 42 % for the paper's 2-sample single-learner batch (`--learners single`).
+DEFAULT_LEARNERS = {"CartPole-v1": "zoo"}
+
+
+def default_learners(env_id: str, overrides: dict) -> str:
+    """The learner distribution a run distils for: ``overrides["learners"]``, else one learner where ``--arch`` or
+    ``--init`` names it, else the env's :data:`DEFAULT_LEARNERS` entry, else ``single``."""
+    if overrides.get("learners"):
+        return overrides["learners"]
+    if overrides.get("arch") or overrides.get("init"):
+        return "single"
+    return DEFAULT_LEARNERS.get(env_id, "single")
 
 
 def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> DistillConfig:
     """A config with the defaults of ``env_id``'s family (and game), then ``overrides`` applied.
 
-    Overrides whose value is ``None`` are ignored, so CLI options can be passed as they are. A
+    The learners are :func:`default_learners`'s: on CartPole-v1 a plain call distils for the ``zoo``
+    (``learners="single"`` gives the paper's 2-sample batch for one learner). Overrides whose value is ``None`` are ignored, so CLI options can be passed as they are. A
     ``time_limit`` without ``max_steps`` lifts the family's default step budget: the time is the budget.
     """
     from distillhub.envs import env_info, envpool_available, family_of
@@ -380,7 +403,8 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
     if head_recipe:
         values.update(TEACHER_HEAD, samples=head_batch_samples(info))
     # one learner, however it is written (`single`, or one arch@init entry), gets a single learner's defaults
-    learners = parse_learners(overrides.get("learners") or "single", False, overrides.get("arch"), overrides.get("init"))
+    values["learners"] = default_learners(env_id, overrides)
+    learners = parse_learners(values["learners"], False, overrides.get("arch"), overrides.get("init"))
     one_learner = len(learners) == 1
     encoder_recipe = (
         family == "mujoco" and env_id in MUJOCO_ENCODER_ENVS and one_learner
@@ -406,8 +430,8 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         if overrides.get("samples") is None:
             n_out = (info or env_info(env_id, env_kwargs, allow_import=True)).n_outputs
             values["samples"] = min(DISTRIBUTION_SAMPLES, MAX_GN_ROWS // n_out)
-        if env_id in DISTRIBUTION_X_INIT and "x_init" not in values:
-            values["x_init"] = DISTRIBUTION_X_INIT[env_id]  # a start of the env's own, as a family's is
+        if env_id in DISTRIBUTION_START and "x_init" not in values:
+            values.update(DISTRIBUTION_START[env_id])  # a start of the env's own, as a family's is
     family_x_init = "x_init" in values
     if family in ("mujoco", "generic") and not (env_kwargs or {}) and envpool_available(env_id):
         values["vectorization"] = "envpool"  # the fastest backend where it has the env

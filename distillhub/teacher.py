@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # the distiller imports this module; this only names its type
 # rollouts whose observations form the pool the batch's x is drawn from: the teacher's latest,
 # most competent ones
 POOL_ROLLOUTS = 4
+# finished training episodes whose mean return must reach the run's target before the teacher stops early
+TARGET_EPISODES = 100
 
 
 def train_teacher(
@@ -39,8 +41,10 @@ def train_teacher(
     The actor has the first learner's architecture (``orthogonal:0.01`` init, as in PPO); the
     critic is the distiller's own, so meta-PPO starts with a trained one. The learning rate
     ``teacher_lr`` decays linearly to 0 over the teacher's budget (held constant with
-    ``anneal_teacher_lr=False``). Env steps and wall time
-    are added to ``d.global_step`` and ``d.elapsed``.
+    ``anneal_teacher_lr=False``). The teacher stops early once the mean return of its last
+    ``TARGET_EPISODES`` training episodes reaches the run's target (``d.target``, the env's reward
+    threshold unless ``target_return`` is set; also under ``early_stop=False``, which is the batch's
+    stop): the rest of the budget goes to meta-PPO. Env steps and wall time are added to ``d.global_step`` and ``d.elapsed``.
 
     Args:
         d: The distiller (not yet run).
@@ -63,7 +67,7 @@ def train_teacher(
     buf = Rollout.empty(d, E)
     pool: list[torch.Tensor] = []
     start, steps = time.monotonic(), 0
-    while steps < max_steps and (seconds is None or time.monotonic() - start < seconds):
+    while steps < max_steps and (seconds is None or time.monotonic() - start < seconds) and not _at_target(d):
         if cfg.anneal_teacher_lr:
             done = steps / max_steps if seconds is None else max(steps / max_steps, (time.monotonic() - start) / seconds)
             opt.param_groups[0]["lr"] = cfg.teacher_lr * (1.0 - min(done, 1.0))
@@ -94,3 +98,9 @@ def train_teacher(
     d.global_step += steps
     d.elapsed += time.monotonic() - start
     return actor, log_std, torch.cat(pool)
+
+
+def _at_target(d: Distiller) -> bool:
+    """The teacher's last ``TARGET_EPISODES`` training episodes average the run's target or more."""
+    recent = d.recent_returns[-TARGET_EPISODES:]
+    return d.target is not None and len(recent) >= TARGET_EPISODES and sum(recent) / len(recent) >= d.target

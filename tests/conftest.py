@@ -70,7 +70,7 @@ def cartpole_batch(tmp_path_factory):
     from distillhub.distill import default_config, distill
 
     torch.manual_seed(0)
-    cfg = default_config("CartPole-v1", max_steps=8192 * 4, seed=3, eval_every=2, eval_inits=4)
+    cfg = default_config("CartPole-v1", learners="single", max_steps=8192 * 4, seed=3, eval_every=2, eval_inits=4)
     batch = distill(cfg)
     folder = tmp_path_factory.mktemp("batch") / "cartpole"
     save_folder(batch, folder, render_card(batch))

@@ -160,13 +160,14 @@ def test_default_distill_raises_no_warning_and_json_matches_table(tmp_path):
         assert f"{summary[key]:.1f}" in table.output, key
     assert f"{summary['normalized_score']:.2f}" in table.output
     info = json.loads(_run("info", str(out), "--json").output)
-    assert info["num_samples"] == 2 and info["eval"]["inits"] == 2
+    # the default: a batch for the learner zoo, 256 samples started from a PPO teacher
+    assert info["num_samples"] == 256 and info["learners"].count("@") == 11, info
 
 
 def test_logs_without_a_terminal_print_every_held_out_evaluation(tmp_path):
     # CliRunner is not a terminal: the plain log is used; eval_every is 10 meta-iterations for CartPole
-    r = _run("distill", "--out", str(tmp_path / "log"), "--max-steps", str(512 * 32 * 10), "--no-early-stop",
-             "--eval-inits", "1", "--no-video")  # fmt: skip
+    r = _run("distill", "--out", str(tmp_path / "log"), "--learners", "single", "--max-steps", str(512 * 32 * 10),
+             "--no-early-stop", "--eval-inits", "1", "--no-video")  # fmt: skip
     assert r.exit_code == 0, r.output
     evals = [line for line in r.output.splitlines() if "eval min/mean" in line]
     assert [line.split()[1] for line in evals] == ["10"], r.output

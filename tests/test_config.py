@@ -86,7 +86,8 @@ def test_a_distribution_over_vector_observations_takes_the_head_step_on_256_samp
     for env_id in ("CartPole-v1", "distillhub/CartPoleND-v0", "Acrobot-v1", "InvertedPendulum-v5", "Hopper-v5"):
         zoo = default_config(env_id, learners="zoo")
         assert (zoo.inner_step, zoo.samples, zoo.learn_lr, zoo.init_lr) == ("head", DISTRIBUTION_SAMPLES, False, 1.0)
-    assert default_config("CartPole-v1", learners="zoo").x_init == "states"  # where the states are
+    assert default_config("distillhub/CartPoleND-v0", learners="zoo").x_init == "states"  # where the states are
+    assert default_config("CartPole-v1", learners="zoo").x_init == "teacher"  # where a PPO teacher's states are
     assert default_config("Acrobot-v1", learners="zoo").x_init == "random"  # measured better from N(0, 1)
     assert default_config("Acrobot-v1", learners="zoo", x_init="states").x_init == "states"
     assert default_config("Hopper-v5", learners="zoo").x_init == "teacher"  # the family's start stays
@@ -100,7 +101,7 @@ def test_a_distribution_over_vector_observations_takes_the_head_step_on_256_samp
     # the distribution's ridge is a distribution's: one learner on the head step keeps the rule's own
     assert default_config("Acrobot-v1", learners="mlp:32:relu@xavier", inner_step="head").head_damping is None
     assert default_config("Acrobot-v1", learners="zoo").head_damping is not None
-    assert default_config("CartPole-v1").inner_step == "sgd"
+    assert default_config("CartPole-v1", learners="single").inner_step == "sgd"
     assert default_config("ALE/Pong-v5", learners="zoo").inner_step == "sgd"  # pixels: not measured under head
     # many actions: the head step's output-row bound caps the samples (Humanoid-v5's 17 actions)
     hum = default_config("Humanoid-v5", learners="zoo")

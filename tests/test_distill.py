@@ -18,7 +18,7 @@ from distillhub.evaluate import evaluate
 def test_distillation_clearly_beats_one_step_from_random_batch():
     start = time.monotonic()
     # at most 60 s by construction (the budget counts training time; ~15 s on an idle 2-core CPU)
-    batch = distill(default_config("CartPole-v1", max_steps=819_200, time_limit=55, seed=0))
+    batch = distill(default_config("CartPole-v1", learners="single", max_steps=819_200, time_limit=55, seed=0))
     wall = time.monotonic() - start
     assert wall < 70, f"distillation took {wall:.0f} s"
     distilled = evaluate(batch, inits=10, episodes=2, seed=7)
@@ -35,11 +35,32 @@ def test_distillation_clearly_beats_one_step_from_random_batch():
     assert batch.extra["training"]["env_steps"] <= 819_200  # 50 meta-iterations of 512 envs x 32 steps
 
 
+def test_a_plain_distillation_teaches_learners_it_was_not_made_for():
+    """The default CartPole-v1 run: a PPO teacher stops at the env's threshold, its states and logits start a
+    256-sample `zoo` batch, and fresh inits of held-out families (not in the zoo) balance after one head step."""
+    from distillhub.evaluate import evaluate_learners
+    from distillhub.population import HELD_OUT_VECTOR, ZOO_VECTOR
+
+    start = time.monotonic()
+    batch = distill(default_config("CartPole-v1", seed=2))  # the CLI default (a step budget: reproducible)
+    wall = time.monotonic() - start
+    training = batch.extra["training"]
+    assert batch.num_samples == 256 and batch.inner_step == "head" and len(batch.learner_labels) == len(ZOO_VECTOR)
+    teacher = training["teacher"]
+    # the teacher stopped at the threshold, well inside its third of the 3M-step budget
+    assert teacher["train_return"] >= 475 and teacher["env_steps"] < 1_000_000, teacher
+    assert training["stop_reason"] == "target-reached" and wall < 100, (training["stop_reason"], wall)
+    held_out = [lr for lr in HELD_OUT_VECTOR if lr.arch in ("resmlp:64x2:relu", "transformer:16-2-2", "mlp:512:relu")]
+    assert len(held_out) == 3 and not set(held_out) & set(ZOO_VECTOR)
+    for label, result in evaluate_learners(batch, held_out, inits=4, episodes=1, seed=3).items():
+        assert result.min >= 475, (label, result.per_init)
+
+
 def test_same_seed_same_batch_on_cpu():
     cfg = dict(max_steps=8192 * 2, eval_every=1000, eval_inits=2)
-    a = distill(default_config("CartPole-v1", seed=4, **cfg))
-    b = distill(default_config("CartPole-v1", seed=4, **cfg))
-    c = distill(default_config("CartPole-v1", seed=5, **cfg))
+    a = distill(default_config("CartPole-v1", learners="single", seed=4, **cfg))
+    b = distill(default_config("CartPole-v1", learners="single", seed=4, **cfg))
+    c = distill(default_config("CartPole-v1", learners="single", seed=5, **cfg))
     assert torch.equal(a.observations, b.observations) and torch.equal(a.targets, b.targets)
     assert a.learning_rate == b.learning_rate
     assert not torch.equal(a.observations, c.observations)
@@ -62,7 +83,7 @@ ITER_STEPS = 512 * 32  # default CartPole meta-iteration: 512 envs x 32 steps
 
 
 def test_resume_after_sigkill_continues_bit_for_bit(tmp_path):
-    common = ["--max-steps", str(ITER_STEPS * 12), "--no-early-stop", "--eval-inits", "0", "--quiet", "--seed", "1", "--no-video"]
+    common = ["--learners", "single", "--max-steps", str(ITER_STEPS * 12), "--no-early-stop", "--eval-inits", "0", "--quiet", "--seed", "1", "--no-video"]
     # reference: one uninterrupted run
     ref = tmp_path / "ref"
     subprocess.run(_cli("distill", "--out", str(ref), *common), check=True, capture_output=True, timeout=300)
@@ -94,7 +115,7 @@ def test_resume_after_sigkill_continues_bit_for_bit(tmp_path):
 def test_ctrl_c_saves_checkpoint_and_batch(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen(
-        _cli("distill", "--out", str(out), "--max-steps", "10000000", "--no-early-stop", "--quiet", "--no-video"),
+        _cli("distill", "--out", str(out), "--learners", "single", "--max-steps", "10000000", "--no-early-stop", "--quiet", "--no-video"),
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -112,7 +133,7 @@ def test_ctrl_c_saves_checkpoint_and_batch(tmp_path):
 
 
 def test_distiller_checkpoint_roundtrip_keeps_state(tmp_path):
-    cfg = default_config("CartPole-v1", max_steps=8192 * 2, eval_every=1, eval_inits=2, seed=2)
+    cfg = default_config("CartPole-v1", learners="single", max_steps=8192 * 2, eval_every=1, eval_inits=2, seed=2)
     d = Distiller(cfg, tmp_path)
     d.run()
     r = Distiller(cfg, tmp_path, resume=True)
@@ -128,7 +149,7 @@ def test_a_checkpoint_from_another_device_kind_resumes_on_a_fresh_action_stream(
     checkpoint written on an H200) does not fit a CPU generator; the run keeps everything else."""
     from distillhub.checkpoint import save_checkpoint
 
-    cfg = default_config("CartPole-v1", max_steps=ITER_STEPS, eval_every=1, eval_inits=2, seed=2)
+    cfg = default_config("CartPole-v1", learners="single", max_steps=ITER_STEPS, eval_every=1, eval_inits=2, seed=2)
     d = Distiller(cfg, tmp_path)
     d.run()
     tensors, meta = load_checkpoint(checkpoint_path(tmp_path))
@@ -145,24 +166,24 @@ def test_a_checkpoint_from_another_device_kind_resumes_on_a_fresh_action_stream(
 def test_x_init_states_starts_the_batch_on_visited_states_and_head_defaults():
     """x_init=states: the batch starts as observations the env produced (CartPole's are inside its
     termination box, unlike N(0, 1) draws), and the rollout continues from the warmed-up envs."""
-    cfg = default_config("CartPole-v1", samples=64, inner_step="head", max_steps=8192, eval_inits=2)
+    cfg = default_config("CartPole-v1", learners="single", samples=64, inner_step="head", max_steps=8192, eval_inits=2)
     assert cfg.learn_lr is False and cfg.init_lr == 1.0 and cfg.x_init == "states"  # the head defaults
     d = Distiller(cfg)
     x = d.x.detach().clone()
     assert x.shape == (64, 4) and len(torch.unique(x, dim=0)) == 64
     assert x[:, 2].abs().max() < 0.21 and x[:, 0].abs().max() < 2.4  # pole angle and cart inside the box
-    rand = Distiller(default_config("CartPole-v1", samples=64, max_steps=8192, eval_inits=2)).x.detach()
+    rand = Distiller(default_config("CartPole-v1", learners="single", samples=64, max_steps=8192, eval_inits=2)).x.detach()
     assert rand[:, 2].abs().max() > 0.21
     batch = d.run()
     assert batch.inner_step == "head" and batch.learning_rate == 1.0  # not learned by default
     assert not torch.equal(batch.observations, x)  # the meta-gradient moved it
-    assert default_config("CartPole-v1", inner_step="head", learn_lr=True).learn_lr is True
-    assert default_config("CartPole-v1", inner_step="head", x_init="random").x_init == "random"
-    assert default_config("CartPole-v1").x_init == "random"  # the paper's rule keeps the paper's start
+    assert default_config("CartPole-v1", learners="single", inner_step="head", learn_lr=True).learn_lr is True
+    assert default_config("CartPole-v1", learners="single", inner_step="head", x_init="random").x_init == "random"
+    assert default_config("CartPole-v1", learners="single").x_init == "random"  # the paper's rule keeps the paper's start
 
 
 def test_anneal_meta_lr_decays_the_batch_learning_rate_over_the_budget():
-    cfg = default_config("CartPole-v1", max_steps=4 * ITER_STEPS, eval_every=100, eval_inits=2, anneal_meta_lr=True)
+    cfg = default_config("CartPole-v1", learners="single", max_steps=4 * ITER_STEPS, eval_every=100, eval_inits=2, anneal_meta_lr=True)
     d = Distiller(cfg)
     seen = []
     d.run(lambda stats: seen.append(d.meta_opt.param_groups[0]["lr"] / cfg.meta_lr))
@@ -171,7 +192,7 @@ def test_anneal_meta_lr_decays_the_batch_learning_rate_over_the_budget():
 
 
 def test_the_fit_rule_distils_end_to_end_and_takes_the_head_defaults():
-    cfg = default_config("CartPole-v1", inner_step="fit", max_steps=64 * 32, num_envs=64, population=2, eval_inits=2)
+    cfg = default_config("CartPole-v1", learners="single", inner_step="fit", max_steps=64 * 32, num_envs=64, population=2, eval_inits=2)
     assert (cfg.init_lr, cfg.learn_lr, cfg.x_init) == (1.0, False, "states")  # as the head step
     batch = distill(cfg)
     assert batch.inner_step == "fit" and batch.learning_rate == 1.0 and torch.isfinite(batch.observations).all()

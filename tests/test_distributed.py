@@ -28,7 +28,7 @@ def _free_port() -> int:
 
 def _minibatch_grads(ranks: Ranks) -> dict[str, torch.Tensor]:
     """One minibatch of the meta-gradient on fixed data; a rank gets its slice of inits and data."""
-    cfg = default_config("CartPole-v1", population=POPULATION, num_envs=8, rollout_steps=4, seed=0, eval_inits=1)
+    cfg = default_config("CartPole-v1", learners="single", population=POPULATION, num_envs=8, rollout_steps=4, seed=0, eval_inits=1)
     d = Distiller(cfg, ranks=ranks)
     g = torch.Generator().manual_seed(123)
     theta0 = d.population.draw(POPULATION, torch.Generator().manual_seed(7))
@@ -64,7 +64,7 @@ def _worker(rank: int, world: int, port: int, folder: str) -> None:
         out = _minibatch_grads(Ranks(rank, world))
         out["scaled_rewards"] = _scaled_rewards(Ranks(rank, world))
         # x_init=states: every rank's envs differ (own seeds), so rank 0's states are broadcast
-        cfg = default_config("CartPole-v1", population=2, num_envs=8, samples=16, x_init="states", eval_inits=1)
+        cfg = default_config("CartPole-v1", learners="single", population=2, num_envs=8, samples=16, x_init="states", eval_inits=1)
         d = Distiller(cfg, ranks=Ranks(rank, world))
         out["x_states"] = d.x.detach().clone()
         d.close()

@@ -349,7 +349,7 @@ def test_ctrl_c_during_final_evaluation_writes_the_batch(tmp_path, monkeypatch):
     r = runner.invoke(app, ["distill", "--out", str(out), "--max-steps", "8192", "--quiet", "--no-video"])
     assert r.exit_code == 130
     assert "final evaluation was skipped; the batch is saved" in r.output
-    assert load_folder(out).num_samples == 2 and checkpoint_path(out).is_file()
+    assert load_folder(out).num_samples == 256 and checkpoint_path(out).is_file()  # the default zoo batch
 
 
 # ----------------------------------------------------------------------------- row 13: info reads the header only
@@ -418,4 +418,4 @@ def test_kill_before_first_periodic_checkpoint_resumes(tmp_path):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
-    assert "Resuming CartPole-v1 from step" in res.stdout and load_folder(out).num_samples == 2
+    assert "Resuming CartPole-v1 from step" in res.stdout and load_folder(out).num_samples == 256  # the default: zoo

@@ -92,7 +92,7 @@ def test_the_teachers_learning_rate_decays_unless_told_not_to(monkeypatch, annea
 
     monkeypatch.setattr(torch.optim.Adam, "step", spy)
     cfg = default_config(
-        "CartPole-v1", x_init="teacher", teacher_lr=1e-3, teacher_fraction=0.75, max_steps=4 * ROLLOUT,
+        "CartPole-v1", learners="single", x_init="teacher", teacher_lr=1e-3, teacher_fraction=0.75, max_steps=4 * ROLLOUT,
         anneal_teacher_lr=anneal, eval_inits=1,
     )  # fmt: skip
     Distiller(cfg)  # trains the teacher (3 rollouts x 4 epochs x 4 minibatches), nothing else
