@@ -26,13 +26,16 @@ ENV_KWARGS = {"distillhub/CartPoleND-v0": {"n_dims": 2}}
 SAMPLES = {"distillhub/CartPoleND-v0": 3}
 
 
-def run(env_id: str, spec: str, seed: int, time_limit: float, inits: int, episodes: int, settings: dict):
+def run(
+    env_id: str, spec: str, seed: int, time_limit: float, inits: int, episodes: int, settings: dict,
+    max_steps: int | None = None,
+):
     learners, inner_step, *rest = spec.split(":")
     samples = int(rest[0]) if rest else SAMPLES.get(env_id)
     kwargs = ENV_KWARGS.get(env_id, {})
     cfg = default_config(
-        env_id, kwargs, learners=learners, seed=seed, time_limit=time_limit, samples=samples, inner_step=inner_step,
-        **settings,
+        env_id, kwargs, learners=learners, seed=seed, time_limit=time_limit or None, max_steps=max_steps, samples=samples,
+        inner_step=inner_step, **settings,
     )
     start = time.monotonic()
     batch = distill(cfg)
@@ -62,7 +65,8 @@ def main() -> None:
     p.add_argument("--envs", nargs="+", default=["CartPole-v1"])
     p.add_argument("--runs", nargs="+", default=["single:sgd", "zoo:head:64"], help="DISTRIBUTION:RULE[:SAMPLES] each")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--time-limit", type=float, default=240)
+    p.add_argument("--time-limit", type=float, default=240, help="seconds per run (0: none, the CLI's default)")
+    p.add_argument("--max-steps", type=int, default=None, help="a step budget too (the CLI's default: the env's)")
     p.add_argument("--inits", type=int, default=10)
     p.add_argument("--episodes", type=int, default=1)
     p.add_argument("--set", nargs="*", default=[], help="config fields for every run, e.g. eval_inits=4")
@@ -72,7 +76,7 @@ def main() -> None:
     rows = []
     for env_id in a.envs:
         for spec in a.runs:
-            rows.append(run(env_id, spec, a.seed, a.time_limit, a.inits, a.episodes, parse_settings(a.set)))
+            rows.append(run(env_id, spec, a.seed, a.time_limit, a.inits, a.episodes, parse_settings(a.set), a.max_steps))
             print(json.dumps(rows[-1]), flush=True)
     print()
     print("| env | distilled for | rule | N | wall (s) | env steps | stop | held-out mean | worst init | inits ≥ threshold |")

@@ -50,12 +50,13 @@ def _slug(env_id: str) -> str:
 @app.command(
     epilog=(
         "Examples:\n\n"
-        "  distillhub distill                                  # CartPole-v1, 2 samples, into runs/CartPole-v1-2\n\n"
+        "  distillhub distill                                  # CartPole-v1 for any learner, into runs/CartPole-v1-256\n\n"
+        "  distillhub distill --learners single                # the paper's 2-sample batch for one learner\n\n"
         "  distillhub distill --env distillhub/CartPoleND-v0 --env-kwargs '{\"n_dims\": 3}' --samples 4 --out runs/nd3\n\n"
         "  distillhub distill --env Hopper-v5 --samples 64 --time-limit 1800 --out runs/hopper\n\n"
         "  distillhub distill --env ALE/Pong-v5 --samples 4 --device cuda --out runs/pong\n\n"
         "  distillhub distill --out runs/hopper --resume --max-steps 4000000   # continue a run\n\n"
-        "  distillhub distill --learners zoo --out runs/cp-any   # for any learner (head step, 256 samples)\n\n"
+        "  distillhub distill --env Acrobot-v1 --learners zoo  # for any learner (head step, 256 samples)\n\n"
         "  distillhub distill --env Pendulum-v1 --set gamma=0.95 --set update_epochs=10   # any config field\n\n"
         "  torchrun --nproc-per-node 4 -m distillhub distill --env Hopper-v5 --out runs/hopper   # data-parallel"
     )
@@ -69,7 +70,7 @@ def distill(
     ] = None,
     learners: Annotated[
         str | None,
-        typer.Option(help="Learner distribution: single (--arch/--init), zoo, or arch@init,... (see README). A distribution over vector observations takes --inner-step head on 256 samples unless you name them."),
+        typer.Option(help="Learner distribution: single (--arch/--init), zoo, or arch@init,... (see README). Default: zoo on CartPole-v1 (single with --arch/--init), single elsewhere. A distribution over vector observations takes --inner-step head on 256 samples unless you name them."),
     ] = None,
     arch: Annotated[str | None, typer.Option(help="Learner spec, e.g. mlp:64-64:tanh or cnn:nature.")] = None,
     init: Annotated[
@@ -411,11 +412,11 @@ def _print_eval(result) -> None:
     name="eval",
     epilog=(
         "Examples:\n\n"
-        "  distillhub eval runs/CartPole-v1-2 --inits 20\n\n"
-        "  distillhub eval runs/CartPole-v1-2 --arch mlp:256-256:relu --init kaiming   # teach another learner\n\n"
-        "  distillhub eval runs/CartPole-v1-2 --learners held-out --plot learners.png  # a table per learner family\n\n"
-        "  distillhub eval runs/cp-any --arch mlp:64-64-64-64-64:relu --init kaiming --inner-step fit  # fit, not one step\n\n"
-        "  distillhub eval user/cartpole-2 --revision main --json"
+        "  distillhub eval runs/CartPole-v1-256 --inits 20\n\n"
+        "  distillhub eval runs/CartPole-v1-256 --arch mlp:256-256:relu --init kaiming   # teach another learner\n\n"
+        "  distillhub eval runs/CartPole-v1-256 --learners held-out --plot learners.png  # a table per learner family\n\n"
+        "  distillhub eval runs/CartPole-v1-256 --arch mlp:64-64-64-64-64:relu --init kaiming --inner-step fit  # fit, not one step\n\n"
+        "  distillhub eval user/cartpole-256 --revision main --json"
     ),
 )
 def eval_cmd(
@@ -558,7 +559,7 @@ def _print_learner_table(env_id: str, rows: dict) -> None:
 
 
 @app.command(
-    epilog="Examples:\n\n  distillhub info runs/CartPole-v1-2\n\n  distillhub info user/cartpole-2 --json"
+    epilog="Examples:\n\n  distillhub info runs/CartPole-v1-256\n\n  distillhub info user/cartpole-256 --json"
 )
 def info(
     source: Annotated[str, typer.Argument(help="Batch folder or Hub dataset repo id.")],
@@ -585,7 +586,7 @@ def info(
     run_guarded(_info)
 
 
-@app.command(epilog="Example:\n\n  distillhub card runs/CartPole-v1-2 --repo-id user/cartpole-2")
+@app.command(epilog="Example:\n\n  distillhub card runs/CartPole-v1-256 --repo-id user/cartpole-256")
 def card(
     folder: Annotated[Path, typer.Argument(help="Batch folder.")],
     repo_id: Annotated[str | None, typer.Option(help="Hub id shown in the card's snippets.")] = None,
@@ -606,11 +607,11 @@ def card(
 @app.command(
     epilog=(
         "Examples:\n\n"
-        "  distillhub push runs/CartPole-v1-2 alice/cartpole-2\n\n"
-        "  distillhub push runs/CartPole-v1-2 alice/cartpole-2 --private --tag v1\n\n"
+        "  distillhub push runs/CartPole-v1-256 alice/cartpole-256\n\n"
+        "  distillhub push runs/CartPole-v1-256 alice/cartpole-256 --private --tag v1\n\n"
         "  HF_TOKEN=hf_... distillhub push runs/nd3 alice/cartpole-3d --revision experiments\n\n"
-        "  distillhub push runs/CartPole-v1-2 alice/cartpole-2 --dry-run     # check, list files, upload nothing\n\n"
-        "  distillhub push runs/CartPole-v1-2 bob/cartpole-2 --create-pr     # propose it to someone else's repo"
+        "  distillhub push runs/CartPole-v1-256 alice/cartpole-256 --dry-run     # check, list files, upload nothing\n\n"
+        "  distillhub push runs/CartPole-v1-256 bob/cartpole-256 --create-pr     # propose it to someone else's repo"
     )
 )
 def push(
@@ -655,8 +656,8 @@ def push(
 @app.command(
     epilog=(
         "Examples:\n\n"
-        "  distillhub pull alice/cartpole-2                      # into ./cartpole-2\n\n"
-        "  distillhub pull alice/cartpole-2 runs/cp --revision v1"
+        "  distillhub pull alice/cartpole-256                      # into ./cartpole-256\n\n"
+        "  distillhub pull alice/cartpole-256 runs/cp --revision v1"
     )
 )
 def pull(

@@ -430,8 +430,9 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         if overrides.get("samples") is None:
             n_out = (info or env_info(env_id, env_kwargs, allow_import=True)).n_outputs
             values["samples"] = min(DISTRIBUTION_SAMPLES, MAX_GN_ROWS // n_out)
-        if env_id in DISTRIBUTION_START and "x_init" not in values:
-            values.update(DISTRIBUTION_START[env_id])  # a start of the env's own, as a family's is
+    rule = overrides.get("inner_step") or values.get("inner_step", DistillConfig.inner_step)
+    if not one_learner and rule in EXACT_FIT_RULES and env_id in DISTRIBUTION_START and "x_init" not in values:
+        values.update(DISTRIBUTION_START[env_id])  # a start of the env's own, as a family's is
     family_x_init = "x_init" in values
     if family in ("mujoco", "generic") and not (env_kwargs or {}) and envpool_available(env_id):
         values["vectorization"] = "envpool"  # the fastest backend where it has the env

@@ -145,6 +145,9 @@ def plot_samples(batch, path: str | Path) -> Path:
             std = np.broadcast_to(batch.obs_std.float().numpy(), obs.shape[1:]).reshape(-1)
             shown = (flat - mean) / std
             unit = "standardised by the batch's obs_mean / obs_std"
+        if n > MANY_SAMPLES:
+            fig = _many_vector_samples(plt, batch.env_id, shown, unit, targets, discrete)
+            return _save(fig, path)
         width = 3 + 0.35 * flat.shape[1] + 0.5 * targets.shape[1]
         fig, (a1, a2) = plt.subplots(
             1, 2, figsize=(min(width, 18), 1.2 + 0.3 * n), gridspec_kw={"width_ratios": [flat.shape[1], max(2, targets.shape[1])]},
@@ -165,3 +168,51 @@ def plot_samples(batch, path: str | Path) -> Path:
         fig.colorbar(im2, ax=a2, fraction=0.08)
         fig.suptitle(f"{batch.env_id}: the {n} synthetic samples (★ = greedy action)" if discrete else f"{batch.env_id}: the {n} synthetic samples", fontsize=9)
     return _save(fig, path)
+
+
+# more vector samples than this are drawn as a sorted heatmap and a scatter, not one row each
+MANY_SAMPLES = 32
+
+
+def _many_vector_samples(plt, env_id: str, shown, unit: str, targets, discrete: bool):
+    """Many vector samples at a glance: the observations as a heatmap sorted by the target (greedy action, or the
+    first action mean), and the samples on the two features that separate the targets most, coloured by target."""
+    import numpy as np
+
+    n, features = shown.shape
+    label = targets.argmax(1) if discrete else targets[:, 0]
+    order = np.argsort(label, kind="stable")
+    if discrete:  # features whose per-action means differ most, in units of their spread
+        groups = [shown[label == a] for a in np.unique(label)]
+        spread = np.ptp(np.stack([g.mean(0) for g in groups]), axis=0) if len(groups) > 1 else np.zeros(features)
+    else:  # features most correlated with the first action mean
+        centred = shown - shown.mean(0)
+        t = label - label.mean()
+        spread = np.abs(centred.T @ t) / (np.linalg.norm(centred, axis=0) * np.linalg.norm(t) + 1e-12)
+    spread = spread / (shown.std(0) + 1e-12) if discrete else spread
+    fx, fy = (list(np.argsort(-spread)[:2]) + [0, 0])[:2] if features > 1 else (0, 0)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.8), gridspec_kw={"width_ratios": [1, 1.2]})
+    lim = float(np.abs(shown).max()) or 1.0
+    im = a1.imshow(shown[order], aspect="auto", cmap="coolwarm", vmin=-lim, vmax=lim, interpolation="nearest")
+    if features <= 24:
+        a1.set_xticks(range(features))
+    if discrete:  # where one action's samples end and the next one's begin
+        for edge in np.flatnonzero(np.diff(label[order])) + 0.5:
+            a1.axhline(edge, color="black", linewidth=1)
+    a1.set_xlabel(f"observation feature ({unit})", fontsize=8)
+    a1.set_ylabel("sample, sorted by " + ("greedy action" if discrete else "target action mean 0"), fontsize=8)
+    fig.colorbar(im, ax=a1, fraction=0.05)
+    if discrete:
+        cmap = plt.get_cmap("tab10")
+        for a in np.unique(label):
+            m = label == a
+            a2.scatter(shown[m, fx], shown[m, fy], s=12, color=cmap(int(a) % 10), label=f"action {int(a)} ({int(m.sum())})")
+        a2.legend(fontsize=7, loc="best")
+    else:
+        sc = a2.scatter(shown[:, fx], shown[:, fy], s=12, c=label, cmap="PiYG")
+        fig.colorbar(sc, ax=a2, fraction=0.05, label="target action mean 0")
+    a2.set_xlabel(f"feature {fx}", fontsize=8)
+    a2.set_ylabel(f"feature {fy}", fontsize=8)
+    a2.set_title("the two features that separate the targets most", fontsize=8)
+    fig.suptitle(f"{env_id}: the {n} synthetic samples", fontsize=9)
+    return fig
