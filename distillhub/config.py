@@ -363,13 +363,17 @@ DISTRIBUTION_SAMPLES = 256
 # head step; the rest is meta-PPO. A third of the 3M-step budget is the teacher's at most; it stops at the target.
 DISTRIBUTION_START: dict[str, dict] = {
     "Acrobot-v1": dict(x_init="random"),
-    "CartPole-v1": dict(x_init="teacher", teacher_fraction=1 / 3, teacher_lr=1e-3, teacher_minibatches=32),
+    "CartPole-v1": dict(x_init="teacher", teacher_fraction=1 / 3, teacher_lr=1e-3),
 }
+# the teacher's PPO minibatch size where a distribution starts from a teacher (32 minibatches of CartPole-v1's
+# 512 x 32 rollout, of Acrobot-v1's 64 x 128), kept whatever --num-envs and --rollout-steps the user chose
+DISTRIBUTION_TEACHER_MINIBATCH = {"CartPole-v1": 512, "Acrobot-v1": 256}
 
 
 # Where a plain `distillhub distill` distils for a learner distribution, not one learner: CartPole-v1 (the default
-# env). From its PPO teacher the `zoo` batch takes 17-101 s (median 36 s of seeds 0-4) and 97-99 % of held-out inits
-# solve after one step, against ~14 s and 42 % for the paper's 2-sample single-learner batch (`--learners single`).
+# env). From its PPO teacher the `zoo` batch takes 17-101 s (median 20 s of ten runs, seeds 0-4) and 95-99 % of
+# held-out inits solve after one step, against 9-24 s and 7-41 % for the paper's 2-sample single-learner batch
+# (`--learners single`; benchmarks/results_learners.md).
 DEFAULT_LEARNERS = {"CartPole-v1": "zoo"}
 
 
@@ -387,8 +391,9 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
     """A config with the defaults of ``env_id``'s family (and game), then ``overrides`` applied.
 
     The learners are :func:`default_learners`'s: on CartPole-v1 a plain call distils for the ``zoo``
-    (``learners="single"`` gives the paper's 2-sample batch for one learner). Overrides whose value is ``None`` are ignored, so CLI options can be passed as they are. A
-    ``time_limit`` without ``max_steps`` lifts the family's default step budget: the time is the budget.
+    (``learners="single"`` gives the paper's 2-sample batch for one learner). Overrides whose value is
+    ``None`` are ignored, so CLI options can be passed as they are. A ``time_limit`` without
+    ``max_steps`` lifts the family's default step budget: the time is the budget.
     """
     from distillhub.envs import env_info, envpool_available, family_of
 
@@ -431,7 +436,8 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
             n_out = (info or env_info(env_id, env_kwargs, allow_import=True)).n_outputs
             values["samples"] = min(DISTRIBUTION_SAMPLES, MAX_GN_ROWS // n_out)
     rule = overrides.get("inner_step") or values.get("inner_step", DistillConfig.inner_step)
-    if not one_learner and rule in EXACT_FIT_RULES and env_id in DISTRIBUTION_START and "x_init" not in values:
+    distribution_start = not one_learner and rule in EXACT_FIT_RULES and env_id in DISTRIBUTION_START and "x_init" not in values
+    if distribution_start:
         values.update(DISTRIBUTION_START[env_id])  # a start of the env's own, as a family's is
     family_x_init = "x_init" in values
     if family in ("mujoco", "generic") and not (env_kwargs or {}) and envpool_available(env_id):
@@ -440,6 +446,9 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         game = env_id.split("/", 1)[1].split("-")[0]
         values["samples"] = ATARI_SAMPLES.get(game, values["samples"])
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if distribution_start and values["x_init"] == "teacher" and overrides.get("teacher_minibatches") is None:
+        rollout = values.get("num_envs", DistillConfig.num_envs) * values.get("rollout_steps", DistillConfig.rollout_steps)
+        values["teacher_minibatches"] = ppo_minibatches(rollout, DISTRIBUTION_TEACHER_MINIBATCH[env_id])
     if encoder_recipe and overrides.get("teacher_minibatches") is None:
         # the teacher trains on PPO's minibatches whatever --num-envs and --rollout-steps the user chose
         values["teacher_minibatches"] = ppo_minibatches(values["num_envs"] * values["rollout_steps"])

@@ -183,14 +183,13 @@ def _many_vector_samples(plt, env_id: str, shown, unit: str, targets, discrete: 
     label = targets.argmax(1) if discrete else targets[:, 0]
     order = np.argsort(label, kind="stable")
     if discrete:  # features whose per-action means differ most, in units of their spread
-        groups = [shown[label == a] for a in np.unique(label)]
-        spread = np.ptp(np.stack([g.mean(0) for g in groups]), axis=0) if len(groups) > 1 else np.zeros(features)
+        means = np.stack([shown[label == a].mean(0) for a in np.unique(label)])
+        score = np.ptp(means, axis=0) / (shown.std(0) + 1e-12)
     else:  # features most correlated with the first action mean
-        centred = shown - shown.mean(0)
-        t = label - label.mean()
-        spread = np.abs(centred.T @ t) / (np.linalg.norm(centred, axis=0) * np.linalg.norm(t) + 1e-12)
-    spread = spread / (shown.std(0) + 1e-12) if discrete else spread
-    fx, fy = (list(np.argsort(-spread)[:2]) + [0, 0])[:2] if features > 1 else (0, 0)
+        centred, t = shown - shown.mean(0), label - label.mean()
+        score = np.abs(centred.T @ t) / (np.linalg.norm(centred, axis=0) * np.linalg.norm(t) + 1e-12)
+    ranked = [int(i) for i in np.argsort(-score)]
+    fx, fy = (ranked + ranked)[:2]  # one feature: plotted against itself
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.8), gridspec_kw={"width_ratios": [1, 1.2]})
     lim = float(np.abs(shown).max()) or 1.0
     im = a1.imshow(shown[order], aspect="auto", cmap="coolwarm", vmin=-lim, vmax=lim, interpolation="nearest")

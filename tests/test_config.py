@@ -190,3 +190,25 @@ def test_minatar_defaults_clone_a_teacher_through_its_torso_and_a_distribution_m
     with pytest.raises(DistillhubError, match="--encoder-layers 2 needs a single learner .* or pass --encoder-layers 0"):
         check_fits(default_config("MinAtar/Breakout-v1", learners=two), info)
     assert len(check_fits(default_config("MinAtar/Breakout-v1", learners=two, encoder_layers=0), info)) == 2
+
+
+def test_a_plain_cartpole_run_distils_for_the_zoo_from_a_ppo_teacher():
+    """``distillhub distill`` alone: the zoo from a PPO teacher on CartPole-v1 (measured 97 % of held-out inits
+    median, 19 s); one learner wherever the user names one, and every other env keeps one learner."""
+    from distillhub.config import DEFAULT_LEARNERS, DISTRIBUTION_TEACHER_MINIBATCH, default_learners
+
+    cfg = default_config("CartPole-v1")
+    assert DEFAULT_LEARNERS["CartPole-v1"] == cfg.learners == "zoo"
+    assert (cfg.inner_step, cfg.samples, cfg.x_init, cfg.learn_lr) == ("head", 256, "teacher", False)
+    rollout = cfg.num_envs * cfg.rollout_steps
+    assert rollout // cfg.teacher_minibatches == DISTRIBUTION_TEACHER_MINIBATCH["CartPole-v1"]
+    # the teacher's minibatch size follows the user's rollout (always dividing it), unless they name the count
+    small = default_config("CartPole-v1", num_envs=7, rollout_steps=50)
+    assert (7 * 50) % small.teacher_minibatches == 0
+    assert default_config("CartPole-v1", teacher_minibatches=4).teacher_minibatches == 4
+    for overrides in (dict(learners="single"), dict(arch="mlp:32:tanh"), dict(init="xavier")):
+        one = default_config("CartPole-v1", **overrides)
+        assert (one.learners, one.inner_step, one.samples, one.x_init) == ("single", "sgd", 2, "random"), overrides
+    assert default_learners("CartPole-v1", {"learners": "held-out"}) == "held-out"
+    for env_id in ("distillhub/CartPoleND-v0", "Acrobot-v1", "Hopper-v5", "ALE/Pong-v5"):
+        assert default_config(env_id).learners == "single", env_id
