@@ -228,8 +228,10 @@ def _distill_locked(cfg, info, out, resume, quiet, eval_inits, eval_episodes, pu
     from distillhub.distill import Distiller
 
     if cfg.x_init == "teacher" and not resume:
+        target = cfg.target_return if cfg.target_return is not None else info.reward_threshold
+        until = "" if target is None else f", or until its training episodes average {target:g}"
         console.print(
-            f"Training a PPO teacher on the first {cfg.teacher_fraction:.0%} of the budget; the batch starts from it.",
+            f"Training a PPO teacher on the first {cfg.teacher_fraction:.0%} of the budget{until}; the batch starts from it.",
             highlight=False,
         )
     try:

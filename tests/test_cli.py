@@ -151,6 +151,7 @@ def test_default_distill_raises_no_warning_and_json_matches_table(tmp_path):
         warnings.simplefilter("error")  # -W error on the CLI path: any warning fails the run
         r = _run("distill", "--out", str(out), "--max-steps", "16384", "--eval-inits", "2", "--eval-episodes", "1")
     assert r.exit_code == 0, r.output
+    assert "Training a PPO teacher on the first 33% of the budget, or until its training episodes average 475" in r.output
     table = _run("eval", str(out), "--inits", "3", "--episodes", "1", "--seed", "4")
     data = _run("eval", str(out), "--inits", "3", "--episodes", "1", "--seed", "4", "--json")
     assert table.exit_code == 0 and data.exit_code == 0
