@@ -18,7 +18,7 @@ from distillhub.evaluate import evaluate
 
 def run(samples: int, seed: int, **overrides):
     t0 = time.monotonic()
-    d = Distiller(default_config("CartPole-v1", samples=samples, seed=seed, **overrides))
+    d = Distiller(default_config("CartPole-v1", learners="single", samples=samples, seed=seed, **overrides))
     batch = d.run()
     wall = time.monotonic() - t0
     d.close()
@@ -63,7 +63,7 @@ def main() -> None:
     print("| num_envs | env steps | steps/s incl. meta-gradients and evals |")
     print("|---|---|---|")
     for n in (256, 512, 1024):
-        cfg = default_config("CartPole-v1", num_envs=n, early_stop=False, max_steps=20 * n * 32)
+        cfg = default_config("CartPole-v1", learners="single", num_envs=n, early_stop=False, max_steps=20 * n * 32)
         d = Distiller(cfg)
         d.run()
         print(f"| {n} | {d.global_step:,} | {d.global_step / d.elapsed:,.0f} |", flush=True)

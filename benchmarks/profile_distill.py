@@ -74,7 +74,8 @@ def main() -> None:
     p.add_argument("--set", nargs="*", default=[], help="config fields as KEY=VALUE, e.g. num_envs=64 update_epochs=4")
     a = p.parse_args()
     torch.set_num_threads(2)
-    overrides = {"early_stop": False, "seed": 0, **parse_settings(a.set)}
+    # one learner, as the README's profile (CartPole-v1's default is the zoo since session 17: --set learners=zoo)
+    overrides = {"early_stop": False, "seed": 0, "learners": "single", **parse_settings(a.set)}
     if family_of(a.env) == "mujoco":
         overrides.setdefault("encoder_layers", 0)  # the MuJoCo loop the README profiles (no teacher's encoder)
     cfg = default_config(a.env, vectorization=a.vectorization, device=a.device, **overrides)
