@@ -225,10 +225,11 @@ def _distill_worker(cfg, info, out, resume) -> None:
 
 
 def _distill_locked(cfg, info, out, resume, quiet, eval_inits, eval_episodes, push_to, private, token, video):
+    from distillhub.config import target_return
     from distillhub.distill import Distiller
 
     if cfg.x_init == "teacher" and not resume:
-        target = cfg.target_return if cfg.target_return is not None else info.reward_threshold
+        target = target_return(cfg, info)
         until = "" if target is None else f", or until its training episodes average {target:g}"
         console.print(
             f"Training a PPO teacher on the first {cfg.teacher_fraction:.0%} of the budget{until}; the batch starts from it.",

@@ -477,6 +477,11 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
     return DistillConfig(env_id=env_id, env_kwargs=dict(env_kwargs or {}), **values)
 
 
+def target_return(cfg: DistillConfig, info: EnvInfo) -> float | None:
+    """The return a run stops at (and its teacher): ``cfg.target_return``, else the env's reward threshold."""
+    return cfg.target_return if cfg.target_return is not None else info.reward_threshold
+
+
 def step_settings(cfg: DistillConfig) -> dict[str, float | int]:
     """The constants of ``cfg``'s one-step rule as its batch records them (:func:`~distillhub.onestep.rule_settings`),
     with ``cfg.head_damping`` where it is set."""

@@ -40,6 +40,7 @@ from distillhub.config import (  # noqa: F401  (re-exported: distillhub.distill 
     parse_settings,
     resolve_device,
     step_settings,
+    target_return,
     validate_config,
 )
 from distillhub.distributed import Ranks, from_env, local_device, normalize_advantages
@@ -184,7 +185,7 @@ class Distiller:
         self.iteration = 0
         self.global_step = 0
         self.elapsed = 0.0
-        self.target = cfg.target_return if cfg.target_return is not None else self.info.reward_threshold
+        self.target = target_return(cfg, self.info)
         self.selection = Selection(self.target, cfg.patience)  # the best batch by (worst init, mean)
         self.recent_returns: list[float] = []
         self.teacher_summary: dict | None = None  # x_init=teacher: its env steps, seconds and training return
