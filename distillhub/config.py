@@ -87,6 +87,9 @@ class DistillConfig:
     teacher_fraction: float = 0.25
     teacher_lr: float = 3e-4
     anneal_teacher_lr: bool = True  # decay teacher_lr linearly to 0 over the teacher's budget
+    # the teacher stops once its last 100 training episodes average the run's target (the rest of the budget goes
+    # to meta-PPO); False: it trains on its whole share
+    teacher_stop_at_target: bool = True
     # the teacher's PPO minibatches per epoch (None: num_minibatches). More minibatches = more updates per env
     # step: slower per second, more sample-efficient (CleanRL's MuJoCo PPO: 64 samples per minibatch)
     teacher_minibatches: int | None = None
@@ -448,12 +451,15 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         game = env_id.split("/", 1)[1].split("-")[0]
         values["samples"] = ATARI_SAMPLES.get(game, values["samples"])
     values.update({k: v for k, v in overrides.items() if v is not None})
-    if distribution_start and values["x_init"] == "teacher" and overrides.get("teacher_minibatches") is None:
+    # a recipe's teacher trains on PPO-sized minibatches whatever --num-envs and --rollout-steps the user chose
+    teacher_minibatch = (
+        DISTRIBUTION_TEACHER_MINIBATCH[env_id] if distribution_start and values["x_init"] == "teacher"
+        else 64 if encoder_recipe  # CleanRL's MuJoCo PPO
+        else None
+    )  # fmt: skip
+    if teacher_minibatch is not None and overrides.get("teacher_minibatches") is None:
         rollout = values.get("num_envs", DistillConfig.num_envs) * values.get("rollout_steps", DistillConfig.rollout_steps)
-        values["teacher_minibatches"] = ppo_minibatches(rollout, DISTRIBUTION_TEACHER_MINIBATCH[env_id])
-    if encoder_recipe and overrides.get("teacher_minibatches") is None:
-        # the teacher trains on PPO's minibatches whatever --num-envs and --rollout-steps the user chose
-        values["teacher_minibatches"] = ppo_minibatches(values["num_envs"] * values["rollout_steps"])
+        values["teacher_minibatches"] = ppo_minibatches(rollout, teacher_minibatch)
     if overrides.get("time_limit") is not None and overrides.get("max_steps") is None:
         values["max_steps"] = NO_STEP_LIMIT  # a time budget alone is the budget: the family's step default would cut it
     if values.get("inner_step") in SCALE_FREE_RULES and overrides.get("init_lr") is None:

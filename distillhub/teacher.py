@@ -44,7 +44,7 @@ def train_teacher(
     ``anneal_teacher_lr=False``). The teacher stops early once the mean return of its last
     ``TARGET_EPISODES`` training episodes reaches the run's target (``d.target``, the env's reward
     threshold unless ``target_return`` is set; also under ``early_stop=False``, which is the batch's
-    stop): the rest of the budget goes to meta-PPO. Env steps and wall time are added to ``d.global_step`` and ``d.elapsed``.
+    stop; off with ``teacher_stop_at_target=False``): the rest of the budget goes to meta-PPO. Env steps and wall time are added to ``d.global_step`` and ``d.elapsed``.
 
     Args:
         d: The distiller (not yet run).
@@ -103,4 +103,9 @@ def train_teacher(
 def _at_target(d: Distiller) -> bool:
     """The teacher's last ``TARGET_EPISODES`` training episodes average the run's target or more."""
     recent = d.recent_returns[-TARGET_EPISODES:]
-    return d.target is not None and len(recent) >= TARGET_EPISODES and sum(recent) / len(recent) >= d.target
+    return (
+        d.cfg.teacher_stop_at_target
+        and d.target is not None
+        and len(recent) >= TARGET_EPISODES
+        and sum(recent) / len(recent) >= d.target
+    )

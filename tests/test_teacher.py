@@ -104,6 +104,20 @@ def test_the_teachers_learning_rate_decays_unless_told_not_to(monkeypatch, annea
         assert seen == [pytest.approx(1e-3)] * len(seen)
 
 
+@pytest.mark.parametrize("stop", [True, False])
+def test_the_teacher_stops_at_the_target_unless_told_to_train_its_whole_share(stop):
+    # a uniformly random policy keeps the pole up ~22 steps: a target of 40 is met after a few rollouts
+    cfg = default_config(
+        "CartPole-v1", learners="single", x_init="teacher", teacher_lr=2.5e-3, teacher_fraction=0.75,
+        max_steps=12 * ROLLOUT, target_return=40.0, teacher_stop_at_target=stop, eval_inits=1,
+    )  # fmt: skip
+    teacher = Distiller(cfg).teacher_summary
+    if stop:
+        assert teacher["env_steps"] < 9 * ROLLOUT and teacher["train_return"] >= 40, teacher
+    else:
+        assert teacher["env_steps"] == 9 * ROLLOUT and teacher["train_return"] > 40, teacher
+
+
 def test_teacher_minibatches_sets_the_teachers_updates_per_rollout(monkeypatch):
     sizes = []
     forward = torch.nn.Sequential.forward
