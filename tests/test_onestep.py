@@ -141,6 +141,51 @@ def test_gauss_newton_step_on_linear_model_matches_closed_form():
     torch.testing.assert_close(stepped.weight, by_rule["weight"])
 
 
+def _whole_batch_gauss_newton(net, params, x, y, damping, frozen=None):
+    """The damped Gauss-Newton direction from the Jacobian of the whole batch's outputs, written out."""
+
+    def forward(p):
+        return torch.func.functional_call(net, {**(frozen or {}), **p}, (x,))
+
+    out = forward(params)
+    jac = torch.func.jacrev(forward)(params)
+    rows = torch.cat([jac[k].reshape(out.numel(), -1) for k in params], dim=1)
+    kernel = rows @ rows.T
+    lam = damping * kernel.diagonal().mean()
+    eye = torch.eye(len(kernel), dtype=kernel.dtype)
+    flat = rows.T @ torch.linalg.solve(kernel + lam * eye, (out - y).reshape(-1))
+    parts = flat.split([v.numel() for v in params.values()])
+    return {k: g.view_as(params[k]) for k, g in zip(params, parts, strict=True)}
+
+
+def test_the_gauss_newton_step_builds_the_whole_batch_jacobian_a_sample_at_a_time():
+    """gn (and fit's rounds) take J one sample at a time: the same step as the whole batch's Jacobian (float64)
+    for every learner family; a module with batch norm in training mode (which mixes samples) still steps."""
+    from distillhub.learners import build_learner, reinit_
+    from distillhub.onestep import GN_DAMPING
+
+    torch.manual_seed(9)
+    for arch, shape in (("mlp:16-16:relu", (4,)), ("resmlp:16x1:gelu", (4,)), ("transformer:8-2-2", (4,)),
+                        ("cnn:small", (2, 10, 10))):  # fmt: skip
+        net = build_learner(arch, shape, 3).double()
+        reinit_(net, "torch-default", torch.Generator().manual_seed(2))
+        params = {n: p.detach() for n, p in net.named_parameters()}
+        x, y = torch.randn(5, *shape, dtype=torch.double), torch.randn(5, 3, dtype=torch.double)
+        stepped = step_params(net, params, x, y, 1.0, rule="gn")
+        expected = _whole_batch_gauss_newton(net, params, x, y, GN_DAMPING)
+        for n in params:
+            torch.testing.assert_close(params[n] - stepped[n], expected[n], msg=f"{arch} {n}")
+    net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 3)).double().eval()
+    with torch.no_grad():
+        net[1].running_mean.normal_(), net[1].running_var.uniform_(0.5, 2.0)
+    params = {n: p.detach() for n, p in net.named_parameters()}
+    x, y = torch.randn(5, 4, dtype=torch.double), torch.randn(5, 3, dtype=torch.double)
+    stepped = step_params(net, params, x, y, 1.0, {k: b for k, b in net.named_buffers()}, rule="gn")
+    expected = _whole_batch_gauss_newton(net, params, x, y, GN_DAMPING, dict(net.named_buffers()))
+    for n in params:
+        torch.testing.assert_close(params[n] - stepped[n], expected[n])
+
+
 @pytest.mark.parametrize("rule", ["gn", "head", "fit"])
 def test_population_step_equals_per_init_step_and_reaches_x_y_lr(rule):
     from distillhub.learners import build_learner, fresh_params, population_forward
