@@ -322,8 +322,8 @@ def step_population(
 def one_step(module: nn.Module, batch: Batch, *, inplace: bool = False) -> nn.Module:
     """Teach ``module`` with one SGD step on ``batch`` (the distillhub one-step rule).
 
-    Works on any ``nn.Module`` that maps [N, *obs_shape] to [N, n_outputs]. Parameters
-    with ``requires_grad=False`` are left as they are.
+    Works on any ``nn.Module`` that maps [N, *obs_shape] to [N, n_outputs], each output row from
+    its own observation (as a policy does). Parameters with ``requires_grad=False`` are left as they are.
 
     Args:
         module: A freshly initialised learner (see :func:`distillhub.learners.build_learner`).
