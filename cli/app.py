@@ -230,7 +230,11 @@ def _distill_locked(cfg, info, out, resume, quiet, eval_inits, eval_episodes, pu
 
     if cfg.x_init == "teacher" and not resume:
         target = target_return(cfg, info)
-        until = "" if target is None else f", or until its training episodes average {target:g}"
+        until = (
+            "" if target is None or cfg.teacher_stop == "none"
+            else f", or until its training episodes average {target:g}"
+            + (" and its batch teaches held-out inits that much" if cfg.teacher_stop == "held-out" else "")
+        )  # fmt: skip
         console.print(
             f"Training a PPO teacher on the first {cfg.teacher_fraction:.0%} of the budget{until}; the batch starts from it.",
             highlight=False,

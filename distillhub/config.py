@@ -87,9 +87,10 @@ class DistillConfig:
     teacher_fraction: float = 0.25
     teacher_lr: float = 3e-4
     anneal_teacher_lr: bool = True  # decay teacher_lr linearly to 0 over the teacher's budget
-    # the teacher stops once its last 100 training episodes average the run's target (the rest of the budget goes
-    # to meta-PPO); False: it trains on its whole share
-    teacher_stop_at_target: bool = True
+    # when the teacher stops before its share of the budget is spent (the rest goes to meta-PPO), once its last 100
+    # training episodes average the run's target and: "held-out" (its hand-off batch also teaches the held-out
+    # check's worst init to the target; checked at most every eval_every rollouts), "train" (no more), "none" (never)
+    teacher_stop: str = "held-out"
     # the teacher's PPO minibatches per epoch (None: num_minibatches). More minibatches = more updates per env
     # step: slower per second, more sample-efficient (CleanRL's MuJoCo PPO: 64 samples per minibatch)
     teacher_minibatches: int | None = None
@@ -330,6 +331,9 @@ ATARI_SAMPLES = {"Pong": 4, "SpaceInvaders": 4, "MsPacman": 6, "Centipede": 10}
 
 NO_STEP_LIMIT = 10**15
 
+# when a teacher stops early (DistillConfig.teacher_stop)
+TEACHER_STOPS = ("held-out", "train", "none")
+
 
 def ppo_minibatches(rollout: int, size: int = 64) -> int:
     """The most minibatches of at least ``size`` samples (PPO's 64 by default; one if the rollout is smaller) that
@@ -360,7 +364,7 @@ DISTRIBUTION_HEAD_DAMPING = {"Acrobot-v1": 3e-2}
 DISTRIBUTION_SAMPLES = 256
 # Where a distribution's batch starts from a PPO teacher (the states it visits, labelled with its outputs) rather
 # than a random policy's states (the head step's usual start). The teacher stops once its training episodes average
-# the env's threshold (~330k env steps, ~4 s on CartPole-v1; ~120-220k, 2-4 s on Acrobot-v1), at most a third of the
+# the env's threshold and its hand-off batch passes the held-out check (~330k env steps, ~4 s on CartPole-v1; ~120-220k, 2-4 s on Acrobot-v1), at most a third of the
 # budget; every learner's head step then follows it and meta-PPO goes on from there. Measured on held-out learners
 # (benchmarks/results_learners.md), five seeds each:
 # - CartPole-v1: 95-99 % of held-out inits (median 97-99 %) in 17-101 s, against 96-99 % in 104-229 s from states.
@@ -556,6 +560,8 @@ def validate_config(cfg: DistillConfig) -> None:
         raise DistillhubError(f"--time-limit must be positive, got {cfg.time_limit}")
     if cfg.x_init not in ("random", "states", "teacher"):
         raise DistillhubError(f"x_init must be random, states or teacher, got '{cfg.x_init}'")
+    if cfg.teacher_stop not in TEACHER_STOPS:
+        raise DistillhubError(f"teacher_stop must be {', '.join(TEACHER_STOPS)}, got '{cfg.teacher_stop}'")
     if not (math.isfinite(cfg.teacher_fraction) and 0 < cfg.teacher_fraction < 1):
         raise DistillhubError(f"teacher_fraction must be between 0 and 1, got {cfg.teacher_fraction}")
     if not (math.isfinite(cfg.teacher_lr) and cfg.teacher_lr > 0):

@@ -246,19 +246,36 @@ class Distiller:
     def _init_from_teacher(self, generator: torch.Generator) -> None:
         """The batch from a PPO teacher trained on ``teacher_fraction`` of the budget (:mod:`distillhub.teacher`):
         x ← ``samples`` states of its last rollouts, y ← its outputs there, the log-std and a persistent
-        encoder its own (the critic is already the one it trained)."""
+        encoder its own (the critic is already the one it trained). The hand-off batch is held out
+        (under ``teacher_stop="held-out"`` also whenever the teacher's training return is at the target, and
+        the teacher stops once its batch teaches the worst held-out init to the target)."""
         cfg = self.cfg
         if self.ranks.world > 1:
             raise DistillhubError("x_init=teacher trains its teacher in one process; run without torchrun or use x_init=states")
         steps = max(1, int(cfg.teacher_fraction * cfg.max_steps)) if cfg.max_steps < NO_STEP_LIMIT else NO_STEP_LIMIT
         seconds = cfg.teacher_fraction * cfg.time_limit if cfg.time_limit is not None else None
-        actor, log_std, pool = train_teacher(self, steps, seconds)
+
+        def confirm(actor: nn.Module, log_std: nn.Parameter | None, pool: torch.Tensor) -> bool:
+            self._hand_off(actor, log_std, pool, generator)
+            worst, _ = self._record_eval()
+            return worst >= self.target
+
+        actor, log_std, pool, confirmed = train_teacher(self, steps, seconds, confirm)
         recent = self.recent_returns
         self.teacher_summary = {
             "env_steps": self.global_step,
             "wall_time_s": round(self.elapsed, 1),
             "train_return": round(sum(recent) / len(recent), 3) if recent else None,
         }
+        if not confirmed:  # a confirmed teacher's batch is in place and held out already
+            self._hand_off(actor, log_std, pool, generator)
+            # the hand-off batch is a candidate: meta-PPO keeps a batch only if it does better
+            start = time.monotonic()
+            self._record_eval()
+            self.elapsed += time.monotonic() - start
+
+    def _hand_off(self, actor: nn.Module, log_std: nn.Parameter | None, pool: torch.Tensor, generator) -> None:
+        """The batch becomes the teacher's: x on states of ``pool``, y its outputs there, its log-std and encoder."""
         x0 = self._x_from_pool(pool, generator)
         with torch.no_grad():
             self.x.copy_(x0)
@@ -268,10 +285,6 @@ class Distiller:
             teacher_params = dict(actor.named_parameters())
             for name, p in self.encoder.items():
                 p.copy_(teacher_params[name])
-        # the hand-off batch is the first candidate: meta-PPO keeps a batch only if it does better
-        start = time.monotonic()
-        self._record_eval()
-        self.elapsed += time.monotonic() - start
 
     def _obs_stats(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         if self.obs_rms is not None:

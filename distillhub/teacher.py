@@ -12,6 +12,7 @@ against the run's budget, so comparisons at equal env steps stay honest.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -34,25 +35,33 @@ TARGET_EPISODES = 100
 
 
 def train_teacher(
-    d: Distiller, max_steps: int, seconds: float | None
-) -> tuple[nn.Module, nn.Parameter | None, torch.Tensor]:
+    d: Distiller,
+    max_steps: int,
+    seconds: float | None,
+    confirm: Callable[[nn.Module, nn.Parameter | None, torch.Tensor], bool] | None = None,
+) -> tuple[nn.Module, nn.Parameter | None, torch.Tensor, bool]:
     """Train a PPO policy in the distiller's envs, with its critic, normalisation and rollout settings.
 
     The actor has the first learner's architecture (``orthogonal:0.01`` init, as in PPO); the
     critic is the distiller's own, so meta-PPO starts with a trained one. The learning rate
     ``teacher_lr`` decays linearly to 0 over the teacher's budget (held constant with
-    ``anneal_teacher_lr=False``). The teacher stops early once the mean return of its last
-    ``TARGET_EPISODES`` training episodes reaches the run's target (``d.target``, the env's reward
-    threshold unless ``target_return`` is set; also under ``early_stop=False``, which is the batch's
-    stop; off with ``teacher_stop_at_target=False``): the rest of the budget goes to meta-PPO. Env steps and wall time are added to ``d.global_step`` and ``d.elapsed``.
+    ``anneal_teacher_lr=False``). The teacher may stop early (``teacher_stop``; the rest of the
+    budget goes to meta-PPO) once the mean return of its last ``TARGET_EPISODES`` training episodes
+    reaches the run's target (``d.target``, the env's reward threshold unless ``target_return`` is
+    set; also under ``early_stop=False``, which is the batch's stop): at once under ``"train"``;
+    under ``"held-out"`` only when ``confirm`` (the distiller's held-out check of the batch the
+    teacher would hand off) also says so, asked at most every ``eval_every`` rollouts; never under
+    ``"none"``. Env steps and wall time are added to ``d.global_step`` and ``d.elapsed``.
 
     Args:
         d: The distiller (not yet run).
         max_steps: The teacher's env steps (rounded up to whole rollouts).
         seconds: Its wall-time budget, if any (whichever comes first).
+        confirm: Called with (actor, log-std, state pool) under ``teacher_stop="held-out"``.
 
     Returns:
-        (actor, log-std or None, the raw observations of its last rollouts [M, *obs_shape])
+        (actor, log-std or None, the raw observations of its last rollouts [M, *obs_shape], whether the
+        last ``confirm`` call, if any, was on the returned teacher and said yes)
     """
     cfg, info, device = d.cfg, d.info, d.device
     E, T, shape = d.local_envs, cfg.rollout_steps, info.obs_shape
@@ -66,8 +75,15 @@ def train_teacher(
 
     buf = Rollout.empty(d, E)
     pool: list[torch.Tensor] = []
-    start, steps = time.monotonic(), 0
-    while steps < max_steps and (seconds is None or time.monotonic() - start < seconds) and not _at_target(d):
+    start, steps, rollouts, last_check, confirmed = time.monotonic(), 0, 0, None, False
+    while steps < max_steps and (seconds is None or time.monotonic() - start < seconds):
+        if cfg.teacher_stop != "none" and _at_target(d):
+            if cfg.teacher_stop == "train":
+                break
+            if confirm is not None and (last_check is None or rollouts - last_check >= cfg.eval_every):
+                last_check, confirmed = rollouts, confirm(actor, log_std, torch.cat(pool))
+                if confirmed:
+                    break
         if cfg.anneal_teacher_lr:
             done = steps / max_steps if seconds is None else max(steps / max_steps, (time.monotonic() - start) / seconds)
             opt.param_groups[0]["lr"] = cfg.teacher_lr * (1.0 - min(done, 1.0))
@@ -95,17 +111,13 @@ def train_teacher(
         if d.obs_rms is not None:
             d.obs_rms.update(buf.obs, d.ranks)
         steps += T * E
-    d.global_step += steps
+        rollouts += 1
+        d.global_step += T * E  # as it goes: a held-out check records the step it was made at
     d.elapsed += time.monotonic() - start
-    return actor, log_std, torch.cat(pool)
+    return actor, log_std, torch.cat(pool), confirmed
 
 
 def _at_target(d: Distiller) -> bool:
     """The teacher's last ``TARGET_EPISODES`` training episodes average the run's target or more."""
     recent = d.recent_returns[-TARGET_EPISODES:]
-    return (
-        d.cfg.teacher_stop_at_target
-        and d.target is not None
-        and len(recent) >= TARGET_EPISODES
-        and sum(recent) / len(recent) >= d.target
-    )
+    return d.target is not None and len(recent) >= TARGET_EPISODES and sum(recent) / len(recent) >= d.target

@@ -1,5 +1,7 @@
 """x_init="teacher": a PPO teacher trained on part of the budget starts the batch (distillhub.teacher)."""
 
+from itertools import pairwise
+
 import pytest
 import torch
 
@@ -74,6 +76,7 @@ def test_the_teacher_hands_its_conv_layers_to_a_persistent_encoder():
         (dict(x_init="mentor"), "x_init must be random, states or teacher"),
         (dict(x_init="teacher", teacher_minibatches=0), "teacher_minibatches must be at least 1"),
         (dict(x_init="teacher", teacher_minibatches=3), r"divide rollout_steps \* num_envs \(16384\), got 3"),
+        (dict(x_init="teacher", teacher_stop="early"), "teacher_stop must be held-out, train, none"),
     ],
 )
 def test_bad_teacher_settings_are_one_line_errors(overrides, message):
@@ -104,18 +107,30 @@ def test_the_teachers_learning_rate_decays_unless_told_not_to(monkeypatch, annea
         assert seen == [pytest.approx(1e-3)] * len(seen)
 
 
-@pytest.mark.parametrize("stop", [True, False])
-def test_the_teacher_stops_at_the_target_unless_told_to_train_its_whole_share(stop):
-    # a uniformly random policy keeps the pole up ~22 steps: a target of 40 is met after a few rollouts
+@pytest.mark.parametrize(
+    "stop, samples", [("held-out", 2), ("held-out", 1), ("train", 2), ("none", 2)], ids=["held-out", "held-out-fails", "train", "none"]
+)
+def test_when_the_teacher_stops_before_its_share_is_spent(stop, samples):
+    """A target of 40 (a uniformly random policy keeps the pole up ~22 steps) is met in training after a few
+    rollouts. "train" stops there; "held-out" also asks the held-out check of the batch the teacher would hand off,
+    at most every eval_every rollouts, and trains on while that batch does not teach the worst held-out init to 40
+    (one sample cannot: every init acts the same on every state); "none" trains on the whole share."""
     cfg = default_config(
         "CartPole-v1", learners="single", x_init="teacher", teacher_lr=2.5e-3, teacher_fraction=0.75,
-        max_steps=12 * ROLLOUT, target_return=40.0, teacher_stop_at_target=stop, eval_inits=1,
+        max_steps=12 * ROLLOUT, target_return=40.0, teacher_stop=stop, samples=samples, eval_inits=2, eval_every=2,
     )  # fmt: skip
-    teacher = Distiller(cfg).teacher_summary
-    if stop:
-        assert teacher["env_steps"] < 9 * ROLLOUT and teacher["train_return"] >= 40, teacher
+    d = Distiller(cfg)
+    teacher, steps = d.teacher_summary, [h["step"] for h in d.selection.history]
+    assert teacher["train_return"] >= 40, teacher
+    if stop == "none" or samples == 1:
+        assert teacher["env_steps"] == 9 * ROLLOUT and steps[-1] == 9 * ROLLOUT  # the whole share, then the hand-off
     else:
-        assert teacher["env_steps"] == 9 * ROLLOUT and teacher["train_return"] > 40, teacher
+        assert teacher["env_steps"] < 9 * ROLLOUT and steps == [teacher["env_steps"]]  # the hand-off, held out once
+    if stop == "held-out":
+        checks = steps if samples == 2 else steps[:-1]
+        assert len(checks) >= (1 if samples == 2 else 2) and all(b - a == 2 * ROLLOUT for a, b in pairwise(checks))
+        passed = [h["min"] >= 40 for h in d.selection.history]
+        assert passed == ([True] if samples == 2 else [False] * len(steps))
 
 
 def test_teacher_minibatches_sets_the_teachers_updates_per_rollout(monkeypatch):
@@ -137,7 +152,7 @@ def test_teacher_minibatches_sets_the_teachers_updates_per_rollout(monkeypatch):
 
 
 def capture_teachers(monkeypatch) -> list:
-    """What every ``train_teacher`` call of the distiller returns (actor, log-std, state pool), in order."""
+    """What every ``train_teacher`` call of the distiller returns (actor, log-std, state pool, confirmed), in order."""
     import sys
 
     distill_module = sys.modules["distillhub.distill"]  # the package attribute is the function
@@ -161,7 +176,7 @@ def test_the_teachers_whole_torso_as_encoder_makes_one_step_give_the_teachers_po
         max_steps=2 * 32 * 128, encoder_layers=2, encoder_lr=5e-4, eval_inits=1,
     )  # fmt: skip
     d = Distiller(cfg)
-    actor, _, pool = teachers[0]
+    actor, _, pool, _ = teachers[0]
     assert set(d.encoder) == {"0.weight", "0.bias", "3.weight", "3.bias"}
     assert torch.equal(d.encoder["3.weight"].detach(), actor[3].weight.detach())
     assert [g["lr"] for g in d.meta_opt.param_groups] == [cfg.meta_lr, 5e-4]
@@ -192,7 +207,7 @@ def test_hopper_defaults_give_every_fresh_init_the_teachers_policy(monkeypatch):
 
     teachers = capture_teachers(monkeypatch)
     d = Distiller(default_config("Hopper-v5", max_steps=2 * 16 * 128, eval_inits=1, eval_episodes=1))
-    actor, _, pool = teachers[0]
+    actor, _, pool, _ = teachers[0]
     batch = d.current_batch()
     assert (batch.num_samples, sorted(batch.encoder)) == (128, ["0.bias", "0.weight", "2.bias", "2.weight"])
     states = pool[-1024:]  # the teacher's latest states (most not in the batch), raw
