@@ -131,6 +131,13 @@ def test_when_the_teacher_stops_before_its_share_is_spent(stop, samples):
         assert len(checks) >= (1 if samples == 2 else 2) and all(b - a == 2 * ROLLOUT for a, b in pairwise(checks))
         passed = [h["min"] >= 40 for h in d.selection.history]
         assert passed == ([True] if samples == 2 else [False] * len(steps))
+        # the card says what happened
+        batch = d.best_batch()
+        batch.extra["training"] = d.training_summary()
+        card = render_card(batch)
+        assert "That batch was held out before any meta-gradient" in card
+        early = f"did not pass the held-out check ({len(checks)} times), so it trained on"
+        assert (early in card) == (samples == 1), card
 
 
 def test_teacher_minibatches_sets_the_teachers_updates_per_rollout(monkeypatch):
