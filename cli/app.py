@@ -64,7 +64,7 @@ def _slug(env_id: str) -> str:
 def distill(
     env: Annotated[str, typer.Option(help="Gymnasium env id.")] = "CartPole-v1",
     samples: Annotated[int | None, typer.Option(help="Synthetic samples N (default per env family).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default runs/<env>-<N>).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default runs/ENV-N: the env id and the samples).")] = None,
     env_kwargs: Annotated[
         str | None, typer.Option(help="JSON kwargs for gymnasium.make, e.g. '{\"n_dims\": 3}'.")
     ] = None,
@@ -74,7 +74,7 @@ def distill(
     ] = None,
     arch: Annotated[str | None, typer.Option(help="Learner spec, e.g. mlp:64-64:tanh or cnn:nature.")] = None,
     init: Annotated[
-        str | None, typer.Option(help="Init scheme: orthogonal:<out gain>, xavier, kaiming or torch-default.")
+        str | None, typer.Option(help="Init scheme: orthogonal:GAIN (the output layer's gain), xavier, kaiming or torch-default.")
     ] = None,
     inner_step: Annotated[
         str | None, typer.Option(help="The one step: sgd (plain, the paper's), sgd-ls (scaled by the learner's line search), gn (one damped Gauss-Newton step), head (that step on the output layer alone: teaches any learner) or fit (rounds of gn then head: several steps, slow).")
@@ -669,7 +669,7 @@ def push(
 )
 def pull(
     repo_id: Annotated[str, typer.Argument(help="Hub dataset repo, user/name.")],
-    folder: Annotated[Path | None, typer.Argument(help="Where to put it (default: ./<name>).")] = None,
+    folder: Annotated[Path | None, typer.Argument(help="Where to put it (default: ./NAME, the repo's name).")] = None,
     revision: Annotated[str | None, typer.Option(help="Branch, tag or commit id.")] = None,
     token: Annotated[str | None, typer.Option(help="Hub token for private repos.")] = None,
 ):
