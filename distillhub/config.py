@@ -364,8 +364,9 @@ DISTRIBUTION_HEAD_DAMPING = {"Acrobot-v1": 3e-2}
 DISTRIBUTION_SAMPLES = 256
 # Where a distribution's batch starts from a PPO teacher (the states it visits, labelled with its outputs) rather
 # than a random policy's states (the head step's usual start). The teacher stops once its training episodes average
-# the env's threshold and its hand-off batch passes the held-out check (~330k env steps, ~4 s on CartPole-v1; ~120-220k, 2-4 s on Acrobot-v1), at most a third of the
-# budget; every learner's head step then follows it and meta-PPO goes on from there. Measured on held-out learners
+# the env's threshold and its hand-off batch passes the held-out check (~330k env steps, ~4 s on CartPole-v1;
+# ~120-220k, 2-4 s on Acrobot-v1), at most a third of the budget; every learner's head step then follows it and
+# meta-PPO goes on from there. Measured on held-out learners
 # (benchmarks/results_learners.md), five seeds each:
 # - CartPole-v1: 95-99 % of held-out inits (median 97-99 %) in 17-101 s, against 96-99 % in 104-229 s from states.
 # - Acrobot-v1: 94.5-98.5 % (median 96.0 %) in 12-189 s (median 63 s), against 94.0-95.5 % (median 94.5 %) in 600 s
