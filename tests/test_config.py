@@ -201,6 +201,9 @@ def test_a_plain_cartpole_run_distils_for_the_zoo_from_a_ppo_teacher():
     cfg = default_config("CartPole-v1")
     assert DEFAULT_LEARNERS["CartPole-v1"] == cfg.learners == "zoo"
     assert (cfg.inner_step, cfg.samples, cfg.x_init, cfg.learn_lr) == ("head", 256, "teacher", False)
+    # its teacher stops at the threshold in training: meta-PPO, not more teacher steps, teaches the weakest families
+    assert cfg.teacher_stop == "train" and default_config("Acrobot-v1", learners="zoo").teacher_stop == "train"
+    assert default_config("Hopper-v5").teacher_stop == "held-out"  # one learner: the batch is the teacher's clone
     rollout = cfg.num_envs * cfg.rollout_steps
     assert rollout // cfg.teacher_minibatches == DISTRIBUTION_TEACHER_MINIBATCH["CartPole-v1"]
     # the teacher's minibatch size follows the user's rollout (always dividing it), unless they name the count
