@@ -160,7 +160,7 @@ def _whole_batch_gauss_newton(net, params, x, y, damping, frozen=None):
 
 def test_the_gauss_newton_step_builds_the_whole_batch_jacobian_a_sample_at_a_time():
     """gn (and fit's rounds) take J one sample at a time: the same step as the whole batch's Jacobian (float64)
-    for every learner family; a module with batch norm in training mode (which mixes samples) still steps."""
+    for every learner family, and for a module with batch norm in eval mode (its running statistics)."""
     from distillhub.learners import build_learner, reinit_
     from distillhub.onestep import GN_DAMPING
 
