@@ -75,13 +75,13 @@ def train_teacher(
 
     buf = Rollout.empty(d, E)
     pool: list[torch.Tensor] = []
-    start, steps, rollouts, last_check, confirmed = time.monotonic(), 0, 0, None, False
+    start, steps, last_check, confirmed = time.monotonic(), 0, None, False
     while steps < max_steps and (seconds is None or time.monotonic() - start < seconds):
         if cfg.teacher_stop != "none" and _at_target(d):
             if cfg.teacher_stop == "train":
                 break
-            if confirm is not None and (last_check is None or rollouts - last_check >= cfg.eval_every):
-                last_check, confirmed = rollouts, confirm(actor, log_std, torch.cat(pool))
+            if confirm is not None and (last_check is None or steps - last_check >= cfg.eval_every * T * E):
+                last_check, confirmed = steps, confirm(actor, log_std, torch.cat(pool))
                 if confirmed:
                     break
         if cfg.anneal_teacher_lr:
@@ -111,7 +111,6 @@ def train_teacher(
         if d.obs_rms is not None:
             d.obs_rms.update(buf.obs, d.ranks)
         steps += T * E
-        rollouts += 1
         d.global_step += T * E  # as it goes: a held-out check records the step it was made at
     d.elapsed += time.monotonic() - start
     return actor, log_std, torch.cat(pool), confirmed
