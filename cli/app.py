@@ -77,7 +77,7 @@ def distill(
         str | None, typer.Option(help="Init scheme: orthogonal:GAIN (the output layer's gain), xavier, kaiming or torch-default.")
     ] = None,
     inner_step: Annotated[
-        str | None, typer.Option(help="The one step: sgd (plain, the paper's), sgd-ls (scaled by the learner's line search), gn (one damped Gauss-Newton step), head (that step on the output layer alone: teaches any learner) or fit (rounds of gn then head: several steps, slow).")
+        str | None, typer.Option(help="The one step: sgd (plain, the paper's), sgd-ls (scaled by the learner's line search), gn (one damped Gauss-Newton step), head (that step on the output layer alone: teaches any learner), fit (rounds of gn then head: several steps, slow) or auto (head, and fit for a learner whose output layer cannot fit the batch; a distribution's default).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed; CPU runs with the same seed are identical.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -422,7 +422,7 @@ def _print_eval(result) -> None:
         "  distillhub eval runs/CartPole-v1-256 --inits 20\n\n"
         "  distillhub eval runs/CartPole-v1-256 --arch mlp:256-256:relu --init kaiming   # teach another learner\n\n"
         "  distillhub eval runs/CartPole-v1-256 --learners held-out --plot learners.png  # a table per learner family\n\n"
-        "  distillhub eval runs/CartPole-v1-256 --arch mlp:64-64-64-64-64:relu --init kaiming --inner-step fit  # fit, not one step\n\n"
+        "  distillhub eval runs/CartPole-v1-256 --arch mlp:64-64-64-64-64:relu --init kaiming --inner-step auto  # an older head batch\n\n"
         "  distillhub eval user/cartpole-256 --revision main --json"
     ),
 )
@@ -439,7 +439,7 @@ def eval_cmd(
     plot: Annotated[Path | None, typer.Option(help="With --learners: draw the per-learner table to this PNG.")] = None,
     inner_step: Annotated[
         str | None,
-        typer.Option(help="Step the learners with this rule instead of the batch's own (e.g. fit: Gauss-Newton rounds on every layer)."),
+        typer.Option(help="Step the learners with this rule instead of the batch's own (e.g. auto on a head batch: fit for the learners its head step cannot fit)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Selects the inits and env seeds (never those of training).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",

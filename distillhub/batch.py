@@ -43,15 +43,15 @@ MAX_ELEMENTS = 2**28  # per tensor (1 GiB of float32)
 MAX_LEARNING_RATE = 1e6
 # The one step: plain SGD (the paper's rule), SGD scaled by the exact line search of the
 # learner's linearised batch loss (lr is then a dimensionless multiplier), or one damped
-# Gauss-Newton step on every parameter (gn) or on the output layer alone (head), or rounds of both (fit;
-# see distillhub.onestep).
-STEP_RULES = ("sgd", "sgd-ls", "gn", "head", "fit")
+# Gauss-Newton step on every parameter (gn) or on the output layer alone (head), or rounds of both (fit), or
+# head where the output layer can fit the batch and fit where it cannot (auto; see distillhub.onestep).
+STEP_RULES = ("sgd", "sgd-ls", "gn", "head", "fit", "auto")
 # The rules that solve a Gauss-Newton system (bounded by MAX_GN_ROWS below); with sgd-ls, the rules whose lr is a
 # dimensionless multiplier (1 by default); and the rules whose step lands every learner's outputs on y (lr fixed at 1,
 # x started on visited states: each learner interpolates the batch with its own features)
-GN_RULES = ("gn", "head", "fit")
+GN_RULES = ("gn", "head", "fit", "auto")
 SCALE_FREE_RULES = ("sgd-ls", *GN_RULES)
-EXACT_FIT_RULES = ("head", "fit")
+EXACT_FIT_RULES = ("head", "fit", "auto")
 # gn and head solve an (N·K)² system and take N·K backward passes: bounded so a batch cannot ask for more
 MAX_GN_ROWS = 4096
 
@@ -240,7 +240,7 @@ def with_inner_step(batch: Batch, rule: str) -> Batch:
 
 
 # what an inner_step_settings header may hold, with each value's bounds
-STEP_SETTINGS = {"damping": (1e-8, 10.0), "head_damping": (1e-8, 10.0), "rounds": (1, 20)}
+STEP_SETTINGS = {"damping": (1e-8, 10.0), "head_damping": (1e-8, 10.0), "rounds": (1, 20), "tolerance": (0.0, 10.0)}
 
 
 def check_step_settings(settings) -> None:

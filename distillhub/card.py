@@ -10,7 +10,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from distillhub.batch import FORMAT, Batch, check_learning_rate
 from distillhub.errors import DistillhubError
-from distillhub.onestep import FIT_ROUNDS, HEAD_DAMPING, rule_settings
+from distillhub.onestep import AUTO_TOLERANCE, FIT_ROUNDS, HEAD_DAMPING, rule_settings
 
 
 def _architecture_text(spec: str) -> str:
@@ -127,6 +127,7 @@ def render_card(batch: Batch, repo_id: str | None = None, folder=None) -> str:
         gn_damping=settings.get("damping", HEAD_DAMPING),
         head_damping=settings.get("head_damping", settings["damping"] if batch.inner_step == "head" else HEAD_DAMPING),
         fit_rounds=settings.get("rounds", FIT_ROUNDS),
+        tolerance=f"{settings.get('tolerance', AUTO_TOLERANCE):g}",
         replay_gif="replay.gif" in pictures,
         replay_mp4="replay.mp4" in pictures,
     )

@@ -42,9 +42,11 @@ class DistillConfig:
     init: str = DEFAULT_INIT
     # the one step: "sgd" (the paper's), "sgd-ls" (scaled by the learner's own line search) or
     # "gn" (one damped Gauss-Newton step: every learner fits the batch to first order) or
-    # "head" (that step on the output layer alone: every learner fits the batch exactly)
+    # "head" (that step on the output layer alone: every learner fits the batch exactly), "fit" (rounds of a
+    # Gauss-Newton step on every parameter and the head step) or "auto" (head, and fit for a learner whose
+    # output layer alone cannot fit the batch)
     inner_step: str = "sgd"
-    # the head step's ridge damping (the `head` rule's, and the re-fit's in each `fit` round), relative to the
+    # the head step's ridge damping (the `head` rule's, and the re-fit's in each `fit` or `auto` round), relative to the
     # mean diagonal of each learner's kernel; None: the rule's constant (onestep.HEAD_DAMPING), except where
     # default_config gives a distribution's head step its env's DISTRIBUTION_HEAD_DAMPING. The batch records it
     head_damping: float | None = None
@@ -442,7 +444,7 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
         and values.get("inner_step", DistillConfig.inner_step) not in EXACT_FIT_RULES
         and not one_learner
     ):  # fmt: skip
-        values["inner_step"] = "head"
+        values["inner_step"] = "auto"
         if overrides.get("samples") is None:
             n_out = (info or env_info(env_id, env_kwargs, allow_import=True)).n_outputs
             values["samples"] = min(DISTRIBUTION_SAMPLES, MAX_GN_ROWS // n_out)
@@ -479,7 +481,7 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
             # every learner interpolates the batch with its own kernel, so the batch must sit where the
             # states are (measured: held-out CartPole 95 % from N(0, 1), 99 % from visited states)
             values["x_init"] = "states"
-    if values.get("inner_step") == "head" and not one_learner:
+    if values.get("inner_step") in ("head", "auto") and not one_learner:
         if overrides.get("head_damping") is None and env_id in DISTRIBUTION_HEAD_DAMPING:
             values["head_damping"] = DISTRIBUTION_HEAD_DAMPING[env_id]
     if values.get("x_init") == "teacher" and overrides.get("x_init") is None and requested_world() > 1:
@@ -497,7 +499,7 @@ def target_return(cfg: DistillConfig, info: EnvInfo) -> float | None:
 def step_settings(cfg: DistillConfig) -> dict[str, float | int]:
     """The constants of ``cfg``'s one-step rule as its batch records them (:func:`~distillhub.onestep.rule_settings`),
     with ``cfg.head_damping`` where it is set."""
-    key = {"head": "damping", "fit": "head_damping"}.get(cfg.inner_step)
+    key = {"head": "damping", "fit": "head_damping", "auto": "head_damping"}.get(cfg.inner_step)
     return rule_settings(cfg.inner_step, {key: cfg.head_damping} if key and cfg.head_damping is not None else None)
 
 
@@ -575,7 +577,7 @@ def validate_config(cfg: DistillConfig) -> None:
     if cfg.head_damping is not None:
         if cfg.inner_step not in EXACT_FIT_RULES:
             raise DistillhubError(
-                f"head_damping sets the head step of the head and fit rules; --inner-step is '{cfg.inner_step}'"
+                f"head_damping sets the head step of the head, fit and auto rules; --inner-step is '{cfg.inner_step}'"
             )
         check_step_setting("damping", cfg.head_damping, "head_damping")  # the header's own bounds
     check_init(cfg.init)

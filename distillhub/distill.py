@@ -47,6 +47,7 @@ from distillhub.distributed import Ranks, from_env, local_device, normalize_adva
 from distillhub.envs import EnvInfo, env_info, make_vector_env, versions
 from distillhub.errors import DistillhubError
 from distillhub.learners import build_learner, reinit_, torso_layers
+from distillhub.onestep import training_rule
 from distillhub.population import Draw, Population, describe
 from distillhub.rl import (
     RewardScaler,
@@ -127,6 +128,7 @@ class Distiller:
         self.encoder_names = self._encoder_names(template, cfg.encoder_layers)
         self.population = Population(self.learners, obs_shape, n_out, self.device, self.encoder_names)
         self.step_settings = step_settings(cfg)  # the rule's constants, recorded in the batch
+        self.train_rule = training_rule(cfg.inner_step, self.step_settings)  # what the meta-gradient steps through
 
         # the learnable batch; x lives in the learner's input space (normalised if obs_norm)
         g = torch.Generator().manual_seed(cfg.seed + 3)
@@ -291,11 +293,11 @@ class Distiller:
             return self.obs_rms.mean.float(), self.obs_rms.std().float()
         return self._pixel_stats
 
-    def _step_population(self, draw: Draw) -> Draw:
-        """The one step for every draw of the population, differentiable in the batch."""
-        return self.population.step(
-            draw, self.x, self.y, self.log_lr.exp(), self.encoder, self.cfg.inner_step, self.step_settings
-        )
+    def _step_population(self, draw: Draw, rule: str | None = None, settings: dict | None = None) -> Draw:
+        """The one step for every draw of the population, differentiable in the batch (the training rule unless
+        ``rule`` is given)."""
+        rule, settings = (rule, settings) if rule else self.train_rule
+        return self.population.step(draw, self.x, self.y, self.log_lr.exp(), self.encoder, rule, settings)
 
     def _forward_population(self, draw: Draw, obs: torch.Tensor) -> torch.Tensor:
         """Outputs of each draw on its own observations: obs [P, B, ...] -> [P, B, n_out]."""
@@ -326,7 +328,8 @@ class Distiller:
         cfg = self.cfg
         per = -(-cfg.eval_inits // len(self.learners))  # every learner gets the same number of inits
         k, e = per * len(self.learners), cfg.eval_episodes
-        theta = self._step_population(self.population.draw_each(per, torch.Generator().manual_seed(cfg.seed + 1000)))
+        draw = self.population.draw_each(per, torch.Generator().manual_seed(cfg.seed + 1000))
+        theta = self._step_population(draw, cfg.inner_step, self.step_settings)  # the batch's own rule
         if self._eval_env is None:
             # the same env as `distillhub eval` (gymnasium's preprocessing for Atari, whole games)
             self._eval_env = make_vector_env(

@@ -59,14 +59,32 @@ HEAD_DAMPING = 1e-3
 FIT_ROUNDS = 5
 FIT_DAMPING = 0.03
 
+# The auto rule: the head step, and the fit rule instead for a learner whose head step leaves more than this share
+# of the targets' variance unexplained on the batch (its random features cannot fit the batch, so moving its output
+# layer alone teaches it little). Measured on the held-out learners (benchmarks/results_learners.md): every family
+# that balances under the head step sits at 0.05-0.31 on the CartPole-v1, CartPoleND-v0 and Acrobot-v1 zoo batches;
+# the ones that fail at 0.36-0.69 (CartPoleND-v0's held-out Transformer and 5-deep Kaiming ReLU stack)
+AUTO_TOLERANCE = 0.3
+
 
 def rule_settings(rule: str, recorded: Mapping[str, float | int] | None = None) -> dict[str, float | int]:
-    """The constants of a Gauss-Newton rule (``gn``, ``head``, ``fit``): this version's, as a batch records them in
+    """The constants of a Gauss-Newton rule (``gn``, ``head``, ``fit``, ``auto``): this version's, as a batch records them in
     its header (``inner_step_settings``), overridden by ``recorded`` (what a batch recorded when it was made), so a
     batch keeps its step when a later version changes a default. ``{}`` for ``sgd`` and ``sgd-ls``, which have none."""
     fit = {"rounds": FIT_ROUNDS, "damping": FIT_DAMPING, "head_damping": HEAD_DAMPING}
-    current = {"gn": {"damping": GN_DAMPING}, "head": {"damping": HEAD_DAMPING}, "fit": fit}.get(rule, {})
+    auto = {**fit, "tolerance": AUTO_TOLERANCE}
+    current = {"gn": {"damping": GN_DAMPING}, "head": {"damping": HEAD_DAMPING}, "fit": fit, "auto": auto}.get(rule, {})
     return {**current, **(recorded or {})}
+
+
+def training_rule(rule: str, settings: Mapping[str, float | int]) -> tuple[str, dict[str, float | int]]:
+    """The rule and constants the distiller's meta-gradient steps its population with, for a batch recorded with
+    ``rule`` and ``settings``: the rule itself, except ``auto``, which trains through its head step. Its ``fit``
+    fallback, for the rare draw the head step cannot fit, would cost ~40× the head step's meta-gradient per draw
+    (benchmarks/results_learners.md); the held-out checks that select the batch step with ``auto`` itself."""
+    if rule == "auto":
+        return "head", {"damping": rule_settings(rule, settings)["head_damping"]}
+    return rule, dict(settings)
 
 
 def head_names(module: nn.Module, params: dict[str, torch.Tensor] | None = None) -> set[str]:
@@ -199,6 +217,33 @@ def _fit(
     return params
 
 
+def unexplained(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The share of the targets' variance the outputs leave unexplained on the batch: ‖f − y‖² / ‖y − ȳ‖²
+    (ȳ: each output's mean over the samples), per init for outputs stacked [P, N, K]. 0 is an exact fit."""
+    dims = (-2, -1)
+    spread = ((targets - targets.mean(dim=-2, keepdim=True)) ** 2).sum(dim=dims).clamp_min(1e-30)
+    return ((outputs - targets) ** 2).sum(dim=dims) / spread
+
+
+def _auto(
+    module: nn.Module,
+    params: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: torch.Tensor | float,
+    frozen: dict[str, torch.Tensor],
+    settings: Mapping[str, float | int],
+) -> dict[str, torch.Tensor]:
+    """The ``auto`` rule for one learner: the head step, or the ``fit`` rule if the head step leaves more than
+    ``tolerance`` of the targets' variance unexplained."""
+    head = step_params(module, params, x, y, lr, frozen, "head", {"damping": settings["head_damping"]})
+    with torch.no_grad():
+        left = float(unexplained(functional_call(module, {**frozen, **head}, (x,)), y))
+    if left <= settings["tolerance"]:
+        return head
+    return _fit(module, params, x, y, lr, frozen, int(settings["rounds"]), settings["damping"], settings["head_damping"])
+
+
 def step_params(
     module: nn.Module,
     params: dict[str, torch.Tensor],
@@ -232,7 +277,10 @@ def step_params(
             (``FIT_ROUNDS`` rounds of a ``gn`` step with λ = ``FIT_DAMPING`` × the mean diagonal,
             each followed by a ``head`` step: the hidden layers
             move too, and each round's head step re-fits the output layer on the moved features;
-            several steps, not one, for learners whose random features cannot express the policy).
+            several steps, not one, for learners whose random features cannot express the policy), or ``auto``
+            (the ``head`` step, and ``fit`` instead for a learner whose head step leaves more than ``AUTO_TOLERANCE``
+            of the targets' variance unexplained on the batch, :func:`unexplained`: every learner that can fit the
+            batch with its output layer takes the head step, the others move their hidden layers too).
         settings: The rule's ``damping`` (and ``rounds``, ``head_damping`` for ``fit``) where they differ from
             this version's (:func:`rule_settings`): what a batch recorded when it was made.
 
@@ -255,6 +303,8 @@ def step_params(
         return _fit(
             module, params, x, y, lr, frozen, int(settings["rounds"]), settings["damping"], settings["head_damping"]
         )
+    if rule == "auto":
+        return _auto(module, params, x, y, lr, frozen, settings)
     if rule == "head" and _closed_form_head(module, params):
         one = _head_step_closed_form(
             module, {k: v.unsqueeze(0) for k, v in params.items()}, x, y, lr, frozen, settings["damping"]
@@ -291,6 +341,8 @@ def step_population(
     the same θ1 as ``vmap(step_params)`` (the other modules' path) at a fraction of the cost.
     The result is differentiable in ``x``, ``y``, ``lr`` and ``frozen`` when grad mode is on.
     """
+    if rule == "auto":
+        return _auto_population(module, params, x, y, lr, frozen or {}, rule_settings(rule, settings))
     if rule == "head" and _closed_form_head(module, params):
         return _head_step_closed_form(module, params, x, y, lr, frozen or {}, rule_settings(rule, settings)["damping"])
     if frozen or rule in GN_RULES or not is_plain_mlp(module):
@@ -317,6 +369,31 @@ def step_population(
             alpha = _line_search(out, y.expand(count, *y.shape), jg, dims=(1, 2))  # one α per init
             return {k: theta0[k] - (lr * alpha).view(-1, *[1] * (g.dim() - 1)) * g for k, g in zip(theta0, grads, strict=True)}
         return {k: theta0[k] - lr * g for k, g in zip(theta0, grads, strict=True)}
+
+
+def _auto_population(
+    module: nn.Module,
+    params: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: torch.Tensor | float,
+    frozen: dict[str, torch.Tensor],
+    settings: Mapping[str, float | int],
+) -> dict[str, torch.Tensor]:
+    """``auto`` for ``P`` stacked inits: the population's head step at once, then ``fit`` for each init whose head
+    step leaves more than ``tolerance`` unexplained (a choice per init, so not under ``vmap``)."""
+    head = step_population(module, params, x, y, lr, frozen, "head", {"damping": settings["head_damping"]})
+    count = next(iter(params.values())).shape[0]
+    with torch.no_grad():
+        out = population_forward(module, head, x.expand(count, *x.shape), frozen)
+        refit = (unexplained(out, y) > settings["tolerance"]).nonzero().flatten().tolist()
+    if not refit:
+        return head
+    rows = {i: _fit(
+        module, {k: v[i] for k, v in params.items()}, x, y, lr, frozen,
+        int(settings["rounds"]), settings["damping"], settings["head_damping"],
+    ) for i in refit}  # fmt: skip
+    return {k: torch.stack([rows[i][k] if i in rows else head[k][i] for i in range(count)]) for k in head}
 
 
 def one_step(module: nn.Module, batch: Batch, *, inplace: bool = False) -> nn.Module:

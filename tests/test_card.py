@@ -82,8 +82,12 @@ def test_card_records_provenance(cartpole_batch):
     assert f"torch {training['versions']['torch']}" in card and '"max_episode_steps": 500' in card
 
 
-@pytest.mark.parametrize("rule", ["sgd-ls", "gn", "head", "fit"])
-def test_snippet_matches_one_step_with_the_scale_free_steps(tmp_path, rule):
+@pytest.mark.parametrize(
+    ("rule", "settings"),
+    [("sgd-ls", {}), ("gn", {}), ("head", {}), ("fit", {}), ("auto", {}), ("auto", {"tolerance": 0.0})],
+    ids=["sgd-ls", "gn", "head", "fit", "auto-head", "auto-fit"],
+)
+def test_snippet_matches_one_step_with_the_scale_free_steps(tmp_path, rule, settings):
     g = torch.Generator().manual_seed(2)
     batch = Batch(
         observations=torch.randn(4, 4, generator=g),
@@ -91,6 +95,7 @@ def test_snippet_matches_one_step_with_the_scale_free_steps(tmp_path, rule):
         learning_rate=1.3 if rule == "sgd-ls" else 0.8,
         env_id="CartPole-v1",
         inner_step=rule,
+        step_settings=settings,
     )
     save_folder(batch, tmp_path, render_card(batch))
     assert f"inner_step: {rule}" in (tmp_path / "README.md").read_text()
@@ -98,3 +103,6 @@ def test_snippet_matches_one_step_with_the_scale_free_steps(tmp_path, rule):
     _assert_same_params(by_snippet, policy_from_batch(batch, seed=3).learner)
     plain = _run_card_snippet(Batch(**{**batch.__dict__, "inner_step": "sgd"}), tmp_path, _fresh(batch, 3))
     assert not torch.allclose(plain[-1].weight, by_snippet[-1].weight)  # the rule changed the step
+    if rule == "auto":  # the head step where it fits the batch, the fit rule where the tolerance says it does not
+        head = policy_from_batch(Batch(**{**batch.__dict__, "inner_step": "head", "step_settings": {}}), seed=3).learner
+        assert torch.equal(head[0].weight, by_snippet[0].weight) == ("tolerance" not in settings)

@@ -60,6 +60,8 @@ def test_acrobot_distributions_get_a_wider_head_ridge_and_the_batch_records_it()
     assert zoo.head_damping == DISTRIBUTION_HEAD_DAMPING["Acrobot-v1"] == 0.03 and step_settings(zoo) == {"damping": 0.03}
     assert default_config("Acrobot-v1", inner_step="head").head_damping is None  # a single learner is cloned exactly
     assert default_config("Acrobot-v1", learners="zoo", inner_step="fit").head_damping is None
+    auto = default_config("Acrobot-v1", learners="zoo")  # the distribution's default rule: its head step takes the ridge
+    assert auto.inner_step == "auto" and step_settings(auto)["head_damping"] == 0.03
     single = default_config("CartPole-v1", learners="zoo", inner_step="head")
     assert single.head_damping is None and step_settings(single) == {"damping": HEAD_DAMPING}
     assert step_settings(default_config("CartPole-v1", learners="zoo", inner_step="head", head_damping=0.1)) == {
@@ -69,7 +71,7 @@ def test_acrobot_distributions_get_a_wider_head_ridge_and_the_batch_records_it()
     assert fit["head_damping"] == 0.01 and fit["rounds"] >= 1
     assert default_config("Acrobot-v1", learners="zoo", inner_step="sgd").head_damping is None  # no ridge in sgd
     for cfg, words in [
-        (DistillConfig(env_id="CartPole-v1", head_damping=0.1), "head and fit rules"),
+        (DistillConfig(env_id="CartPole-v1", head_damping=0.1), "head, fit and auto rules"),
         (DistillConfig(env_id="CartPole-v1", inner_step="head", head_damping=0.0), "from 1e-08 to 10"),
         (DistillConfig(env_id="CartPole-v1", inner_step="head", head_damping=float("nan")), "from 1e-08 to 10"),
     ]:
@@ -85,7 +87,7 @@ def test_a_distribution_over_vector_observations_takes_the_head_step_on_256_samp
 
     for env_id in ("CartPole-v1", "distillhub/CartPoleND-v0", "Acrobot-v1", "InvertedPendulum-v5", "Hopper-v5"):
         zoo = default_config(env_id, learners="zoo")
-        assert (zoo.inner_step, zoo.samples, zoo.learn_lr, zoo.init_lr) == ("head", DISTRIBUTION_SAMPLES, False, 1.0)
+        assert (zoo.inner_step, zoo.samples, zoo.learn_lr, zoo.init_lr) == ("auto", DISTRIBUTION_SAMPLES, False, 1.0)
     assert default_config("distillhub/CartPoleND-v0", learners="zoo").x_init == "states"  # where the states are
     assert default_config("CartPole-v1", learners="zoo").x_init == "teacher"  # where a PPO teacher's states are
     acrobot = default_config("Acrobot-v1", learners="zoo")  # from a PPO teacher: measured better than N(0, 1)
@@ -93,7 +95,7 @@ def test_a_distribution_over_vector_observations_takes_the_head_step_on_256_samp
     assert default_config("Acrobot-v1", learners="zoo", x_init="states").x_init == "states"
     assert default_config("Hopper-v5", learners="zoo").x_init == "teacher"  # the family's start stays
     two = "mlp:16:relu@kaiming,mlp:8:tanh@xavier"
-    assert default_config("CartPole-v1", learners=two).inner_step == "head"
+    assert default_config("CartPole-v1", learners=two).inner_step == "auto"
     # the user's rule and samples win; one learner (even with its own init) keeps the env's default
     assert (default_config("CartPole-v1", learners="zoo", inner_step="sgd").samples, default_config(
         "CartPole-v1", learners="zoo", samples=64).samples) == (2, 64)
@@ -106,7 +108,7 @@ def test_a_distribution_over_vector_observations_takes_the_head_step_on_256_samp
     assert default_config("ALE/Pong-v5", learners="zoo").inner_step == "sgd"  # pixels: not measured under head
     # many actions: the head step's output-row bound caps the samples (Humanoid-v5's 17 actions)
     hum = default_config("Humanoid-v5", learners="zoo")
-    assert hum.samples == min(DISTRIBUTION_SAMPLES, MAX_GN_ROWS // 17) and hum.inner_step == "head"
+    assert hum.samples == min(DISTRIBUTION_SAMPLES, MAX_GN_ROWS // 17) and hum.inner_step == "auto"
     with pytest.raises(DistillhubError, match="bad --learners entry"):
         default_config("CartPole-v1", learners="zoo,")
 
@@ -200,7 +202,7 @@ def test_a_plain_cartpole_run_distils_for_the_zoo_from_a_ppo_teacher():
 
     cfg = default_config("CartPole-v1")
     assert DEFAULT_LEARNERS["CartPole-v1"] == cfg.learners == "zoo"
-    assert (cfg.inner_step, cfg.samples, cfg.x_init, cfg.learn_lr) == ("head", 256, "teacher", False)
+    assert (cfg.inner_step, cfg.samples, cfg.x_init, cfg.learn_lr) == ("auto", 256, "teacher", False)
     # its teacher stops at the threshold in training: meta-PPO, not more teacher steps, teaches the weakest families
     assert cfg.teacher_stop == "train" and default_config("Acrobot-v1", learners="zoo").teacher_stop == "train"
     assert default_config("Hopper-v5").teacher_stop == "held-out"  # one learner: the batch is the teacher's clone

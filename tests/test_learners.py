@@ -185,8 +185,9 @@ def test_distill_with_a_learner_distribution_records_it(tmp_path):
     assert r.exit_code == 0, r.output
     batch = load_folder(out)
     assert batch.learners == spec and batch.architecture == "mlp:16:relu" and batch.init == "kaiming"
-    # a distribution over vectors takes the head step on 256 samples unless they are named
-    assert batch.inner_step == "head" and batch.num_samples == 256 and batch.step_settings == {"damping": 1e-3}
+    # a distribution over vectors takes the auto rule (the head step, fit where it cannot fit) on 256 samples
+    assert batch.inner_step == "auto" and batch.num_samples == 256
+    assert batch.step_settings == {"damping": 0.03, "head_damping": 1e-3, "rounds": 5, "tolerance": 0.3}
     card = (out / "README.md").read_text()
     assert "`transformer:8-1-2@torch-default`" in card
     r = CliRunner().invoke(app, ["eval", str(out), "--learners", "mlp:8:elu@xavier,mlp:8", "--inits", "1"])
@@ -231,7 +232,7 @@ def test_a_head_batch_records_the_ridge_it_was_made_with_and_loaders_step_with_i
     assert all(torch.allclose(got[k], want[k]) for k in want)
     assert any(not torch.allclose(got[k], plain[k]) for k in want)
     r = distill(tmp_path / "bad", "--inner-step", "sgd", "--set", "head_damping=0.1")  # sgd has no ridge
-    assert r.exit_code == 1 and r.output.count("\n") == 1 and "head and fit rules" in r.output
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "head, fit and auto rules" in r.output
     assert not (tmp_path / "bad").exists()
 
 

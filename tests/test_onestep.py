@@ -186,7 +186,7 @@ def test_the_gauss_newton_step_builds_the_whole_batch_jacobian_a_sample_at_a_tim
         torch.testing.assert_close(params[n] - stepped[n], expected[n])
 
 
-@pytest.mark.parametrize("rule", ["gn", "head", "fit"])
+@pytest.mark.parametrize("rule", ["gn", "head", "fit", "auto"])
 def test_population_step_equals_per_init_step_and_reaches_x_y_lr(rule):
     from distillhub.learners import build_learner, fresh_params, population_forward
     from distillhub.onestep import step_population
@@ -268,6 +268,44 @@ def test_fit_moves_every_layer_and_fits_a_batch_the_head_step_cannot():
     # one_step (float32, the loader's path) applies the same rule
     stepped = one_step(net.float(), _batch(x.float(), y.float(), 1.0, inner_step="fit"))
     assert (stepped(x.float()) - y.float()).square().mean().item() < 0.5 * mse(head)
+
+
+def test_auto_takes_the_head_step_where_it_fits_and_the_fit_rule_where_it_does_not():
+    """``auto`` per init: the head step when it leaves at most ``tolerance`` of the targets' variance unexplained,
+    else the fit rule from the init. A population whose inits fall on both sides gives each init's own choice
+    (the same θ1 as stepping it alone, float64), and the gradient reaches x, y and lr through both branches."""
+    from distillhub.learners import build_learner, fresh_params, population_forward
+    from distillhub.onestep import step_population, unexplained
+
+    torch.manual_seed(4)
+    x = torch.randn(48, 4, dtype=torch.double, requires_grad=True)
+    y = (2 * torch.tanh(x @ torch.randn(4, 2, dtype=torch.double))).detach().requires_grad_()
+    lr = torch.tensor(1.0, dtype=torch.double, requires_grad=True)
+    net = build_learner("mlp:8-8-8:relu", (4,), 2).double()
+    theta0 = {k: v.double() for k, v in fresh_params(net, "kaiming", torch.Generator().manual_seed(0), 6).items()}
+    inits = [{k: v[i] for k, v in theta0.items()} for i in range(6)]
+    with torch.no_grad():
+        heads = [step_params(net, p, x, y, lr, rule="head") for p in inits]
+        left = torch.stack([unexplained(torch.func.functional_call(net, h, (x,)), y) for h in heads])
+    tolerance = float(left.median())  # half of the inits refit
+    refit = left > tolerance
+    assert 0 < int(refit.sum()) < 6 and float(left.max()) < 1
+    settings = {"tolerance": tolerance}
+    together = step_population(net, theta0, x, y, lr, rule="auto", settings=settings)
+    for i, p in enumerate(inits):
+        alone = step_params(net, p, x, y, lr, rule="auto", settings=settings)
+        expected = step_params(net, p, x, y, lr, rule="fit") if refit[i] else heads[i]
+        for k in alone:
+            torch.testing.assert_close(together[k][i], alone[k])
+            torch.testing.assert_close(alone[k], expected[k])
+    assert not torch.equal(together["0.weight"][int(refit.nonzero()[0])], theta0["0.weight"][int(refit.nonzero()[0])])
+    assert torch.equal(together["0.weight"][int((~refit).nonzero()[0])], theta0["0.weight"][int((~refit).nonzero()[0])])
+    out = population_forward(net, together, torch.randn(6, 5, 4, dtype=torch.double))
+    grads = torch.autograd.grad(out.square().sum(), (x, y, lr))
+    assert all(torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)
+    # unexplained: 0 for an exact fit, 1 for predicting each output's mean
+    y = y.detach()
+    assert float(unexplained(y, y)) == 0 and float(unexplained(y.mean(0).expand_as(y), y)) == pytest.approx(1.0)
 
 
 def test_head_step_equals_the_ridge_solution_on_a_linear_model():
