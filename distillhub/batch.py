@@ -228,15 +228,25 @@ class Batch:
 def with_inner_step(batch: Batch, rule: str) -> Batch:
     """``batch`` with its learners stepped by ``rule`` instead of the recorded one (a copy; nothing is written).
 
-    For a learner the batch's own rule cannot teach: ``fit`` on a ``head`` batch moves the hidden layers of a
-    narrow deep ReLU stack that the head step leaves at their init. Results under another rule are not the
-    batch's own; the CLI refuses to store them in its card.
+    For a learner the batch's own rule cannot teach: ``auto`` or ``fit`` on a ``head`` batch moves the hidden
+    layers of a narrow deep ReLU stack that the head step leaves at their init. The other rule takes this version's
+    constants, except those the two rules share, which keep the batch's: the head step's ridge (``damping`` of
+    ``head``, ``head_damping`` of ``fit`` and ``auto``; a distribution's batch may record its env's ridge) and
+    ``fit``'s rounds and damping between ``fit`` and ``auto``. Results under another rule are not the batch's own;
+    the CLI refuses to store them in its card.
 
     Raises:
         DistillhubError: Unknown rule, or too many output rows for a Gauss-Newton rule.
     """
     check_step_rule(rule, batch.num_samples * batch.n_outputs)
-    return replace(batch, inner_step=rule, step_settings={})  # the other rule at this version's constants
+    recorded = dict(batch.step_settings)
+    ridge = recorded.get("damping" if batch.inner_step == "head" else "head_damping")
+    settings = {}
+    if batch.inner_step in ("head", "fit", "auto") and rule in ("head", "fit", "auto") and ridge is not None:
+        settings["damping" if rule == "head" else "head_damping"] = ridge
+    if batch.inner_step in ("fit", "auto") and rule in ("fit", "auto"):
+        settings.update({k: v for k, v in recorded.items() if k in ("rounds", "damping")})
+    return replace(batch, inner_step=rule, step_settings=settings)
 
 
 # what an inner_step_settings header may hold, with each value's bounds

@@ -1,5 +1,6 @@
 import copy
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -462,8 +463,14 @@ def test_a_batch_keeps_the_rule_constants_it_was_made_with(tmp_path):
     assert (want["0.weight"] - now["0.weight"]).abs().max() > 0.05
     card = (tmp_path / "README.md").read_text()
     assert "2 rounds, each one damped Gauss-Newton step" in card and "range(2)" in card
-    # stepping with another rule takes that rule at this version's constants
-    assert with_inner_step(loaded, "head").step_settings == {}
+    # stepping with another rule takes that rule at this version's constants, but for the head step's ridge and
+    # (between fit and auto) the rounds and damping the two rules share
+    assert with_inner_step(loaded, "head").step_settings == {"damping": HEAD_DAMPING}
+    assert with_inner_step(loaded, "gn").step_settings == {}
+    assert with_inner_step(loaded, "auto").step_settings == older  # the tolerance: this version's
+    head = replace(loaded, inner_step="head", step_settings={"damping": 0.03})  # e.g. an Acrobot-v1 zoo batch
+    assert with_inner_step(head, "auto").step_settings == {"head_damping": 0.03}
+    assert with_inner_step(head, "sgd").step_settings == {}
 
 
 @pytest.mark.parametrize(
