@@ -14,9 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import torch
 
+from distillhub.batch import save_folder
+from distillhub.card import render_card
 from distillhub.distill import default_config, distill, parse_settings
 from distillhub.envs import env_info
 from distillhub.evaluate import evaluate_learners
@@ -28,7 +31,7 @@ SAMPLES = {"distillhub/CartPoleND-v0": 3}
 
 def run(
     env_id: str, spec: str, seed: int, time_limit: float, inits: int, episodes: int, settings: dict,
-    max_steps: int | None = None,
+    max_steps: int | None = None, save: str | None = None,
 ):
     learners, inner_step, *rest = spec.split(":")
     samples = int(rest[0]) if rest else SAMPLES.get(env_id)
@@ -40,6 +43,9 @@ def run(
     start = time.monotonic()
     batch = distill(cfg)
     wall = time.monotonic() - start
+    if save:
+        folder = Path(save) / f"{env_id.replace('/', '_')}-{spec.replace(':', '-')}-s{seed}"
+        save_folder(batch, folder, render_card(batch, folder=folder))
     t = batch.extra["training"]
     results = evaluate_learners(batch, list(HELD_OUT_VECTOR), inits=inits, episodes=episodes, seed=1)
     threshold = env_info(env_id, kwargs).reward_threshold
@@ -71,12 +77,13 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=1)
     p.add_argument("--set", nargs="*", default=[], help="config fields for every run, e.g. eval_inits=4")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    p.add_argument("--save", default=None, help="also save every batch in a folder under this one")
     a = p.parse_args()
     torch.set_num_threads(2)
     rows = []
     for env_id in a.envs:
         for spec in a.runs:
-            rows.append(run(env_id, spec, a.seed, a.time_limit, a.inits, a.episodes, parse_settings(a.set), a.max_steps))
+            rows.append(run(env_id, spec, a.seed, a.time_limit, a.inits, a.episodes, parse_settings(a.set), a.max_steps, a.save))
             print(json.dumps(rows[-1]), flush=True)
     print()
     print("| env | distilled for | rule | N | wall (s) | env steps | stop | held-out mean | worst init | inits ≥ threshold |")

@@ -225,6 +225,13 @@ def unexplained(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return ((outputs - targets) ** 2).sum(dim=dims) / spread
 
 
+def _has_body(module: nn.Module, params: dict[str, torch.Tensor]) -> bool:
+    """Trainable parameters below the head: what ``fit`` moves and the head step does not. A linear learner has
+    none, and for it ``fit``'s rounds would only repeat the ridge step, each one fitting its own random features
+    closer (Acrobot-v1's wider ridge is worth 2-4.5 points of held-out inits, benchmarks/results_learners.md)."""
+    return bool(set(params) - head_names(module, params))
+
+
 def _auto(
     module: nn.Module,
     params: dict[str, torch.Tensor],
@@ -235,8 +242,10 @@ def _auto(
     settings: Mapping[str, float | int],
 ) -> dict[str, torch.Tensor]:
     """The ``auto`` rule for one learner: the head step, or the ``fit`` rule if the head step leaves more than
-    ``tolerance`` of the targets' variance unexplained."""
+    ``tolerance`` of the targets' variance unexplained and the learner has layers below its head to move."""
     head = step_params(module, params, x, y, lr, frozen, "head", {"damping": settings["head_damping"]})
+    if not _has_body(module, params):
+        return head
     with torch.no_grad():
         left = float(unexplained(functional_call(module, {**frozen, **head}, (x,)), y))
     if left <= settings["tolerance"]:
@@ -383,6 +392,8 @@ def _auto_population(
     """``auto`` for ``P`` stacked inits: the population's head step at once, then ``fit`` for each init whose head
     step leaves more than ``tolerance`` unexplained (a choice per init, so not under ``vmap``)."""
     head = step_population(module, params, x, y, lr, frozen, "head", {"damping": settings["head_damping"]})
+    if not _has_body(module, params):
+        return head
     count = next(iter(params.values())).shape[0]
     with torch.no_grad():
         out = population_forward(module, head, x.expand(count, *x.shape), frozen)

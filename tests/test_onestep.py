@@ -304,6 +304,12 @@ def test_auto_takes_the_head_step_where_it_fits_and_the_fit_rule_where_it_does_n
     out = population_forward(net, together, torch.randn(6, 5, 4, dtype=torch.double))
     grads = torch.autograd.grad(out.square().sum(), (x, y, lr))
     assert all(torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)
+    # a learner with nothing below its head takes the head step whatever it leaves unexplained
+    linear = build_learner("mlp::tanh", (4,), 2).double()
+    w = {k: v.detach() for k, v in linear.named_parameters()}
+    torch.testing.assert_close(
+        step_params(linear, w, x, y, lr, rule="auto", settings={"tolerance": 0.0}), step_params(linear, w, x, y, lr, rule="head")
+    )
     # unexplained: 0 for an exact fit, 1 for predicting each output's mean
     y = y.detach()
     assert float(unexplained(y, y)) == 0 and float(unexplained(y.mean(0).expand_as(y), y)) == pytest.approx(1.0)
