@@ -293,9 +293,11 @@ class Distiller:
             return self.obs_rms.mean.float(), self.obs_rms.std().float()
         return self._pixel_stats
 
-    def _step_population(self, draw: Draw) -> Draw:
-        """The one step for every draw of the population (the training rule), differentiable in the batch."""
-        return self.population.step(draw, self.x, self.y, self.log_lr.exp(), self.encoder, *self.train_rule)
+    def _step_population(self, draw: Draw, rule: str | None = None, settings: dict | None = None) -> Draw:
+        """The one step for every draw of the population, differentiable in the batch (the training rule unless
+        ``rule`` is given)."""
+        rule, settings = (rule, settings) if rule else self.train_rule
+        return self.population.step(draw, self.x, self.y, self.log_lr.exp(), self.encoder, rule, settings)
 
     def _forward_population(self, draw: Draw, obs: torch.Tensor) -> torch.Tensor:
         """Outputs of each draw on its own observations: obs [P, B, ...] -> [P, B, n_out]."""
@@ -326,7 +328,8 @@ class Distiller:
         cfg = self.cfg
         per = -(-cfg.eval_inits // len(self.learners))  # every learner gets the same number of inits
         k, e = per * len(self.learners), cfg.eval_episodes
-        theta = self._step_population(self.population.draw_each(per, torch.Generator().manual_seed(cfg.seed + 1000)))
+        draw = self.population.draw_each(per, torch.Generator().manual_seed(cfg.seed + 1000))
+        theta = self._step_population(draw, cfg.inner_step, self.step_settings)  # the batch's own rule
         if self._eval_env is None:
             # the same env as `distillhub eval` (gymnasium's preprocessing for Atari, whole games)
             self._eval_env = make_vector_env(

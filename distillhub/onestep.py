@@ -78,12 +78,10 @@ def rule_settings(rule: str, recorded: Mapping[str, float | int] | None = None) 
 
 
 def training_rule(rule: str, settings: Mapping[str, float | int]) -> tuple[str, dict[str, float | int]]:
-    """The rule and constants the distiller steps its population with (rollouts, meta-gradient and the run's own
-    held-out checks), for a batch recorded with ``rule`` and ``settings``: the rule itself, except ``auto``, which
-    trains through its head step. Its ``fit`` fallback, for the rare draw the head step cannot fit, would cost ~40×
-    the head step's meta-gradient per draw; and checks under the head step select batches at least as well
-    (Acrobot-v1, five seeds: 96 % of held-out inits median against 94 % with checks under ``auto``,
-    benchmarks/results_learners.md). Every loader steps with ``auto`` itself."""
+    """The rule and constants the distiller's meta-gradient steps its population with, for a batch recorded with
+    ``rule`` and ``settings``: the rule itself, except ``auto``, which trains through its head step. Its ``fit``
+    fallback, for the rare draw the head step cannot fit, would cost ~40× the head step's meta-gradient per draw
+    (benchmarks/results_learners.md); the held-out checks that select the batch step with ``auto`` itself."""
     if rule == "auto":
         return "head", {"damping": rule_settings(rule, settings)["head_damping"]}
     return rule, dict(settings)

@@ -192,9 +192,9 @@ def test_anneal_meta_lr_decays_the_batch_learning_rate_over_the_budget():
     assert d.critic_opt.param_groups[0]["lr"] == cfg.critic_lr  # the critic keeps its rate
 
 
-def test_the_auto_rule_trains_through_the_head_step_and_is_recorded():
-    """A distribution's default rule: the run steps every draw with the head step (the batch's ridge); the batch
-    records ``auto``, under which a learner the head step cannot fit moves its hidden layers."""
+def test_the_auto_rule_trains_through_the_head_step_and_selects_with_itself():
+    """A distribution's default rule: the meta-gradient steps every draw with the head step (the batch's ridge),
+    the held-out check steps with ``auto``, so a learner the head step cannot fit moves its hidden layers there."""
     cfg = default_config(
         "CartPole-v1", learners="mlp:8-8-8-8-8:relu@kaiming,mlp:32:tanh@xavier", max_steps=64 * 32, num_envs=64,
         population=2, eval_inits=2, samples=64, teacher_fraction=0.5,
@@ -205,12 +205,11 @@ def test_the_auto_rule_trains_through_the_head_step_and_is_recorded():
     with torch.no_grad():
         d.y.normal_(generator=torch.Generator().manual_seed(0))  # targets no 8-wide ReLU stack fits with its head
     draw = d.population.draw_each(2, torch.Generator().manual_seed(1))
-    trained = d._step_population(draw)
-    held_out = d.population.step(draw, d.x, d.y, d.log_lr.exp(), d.encoder, cfg.inner_step, d.step_settings)
+    trained, held_out = d._step_population(draw), d._step_population(draw, cfg.inner_step, d.step_settings)
     deep = next(p for i, p in draw.groups if d.learners[i].arch.startswith("mlp:8-8-8-8-8"))
     deep_trained, deep_held = (next(p for (i, p) in t.groups if d.learners[i].arch.startswith("mlp:8-8")) for t in (trained, held_out))
     assert torch.equal(deep_trained["0.weight"], deep["0.weight"])  # the head step leaves the body at its init
-    assert not torch.equal(deep_held["0.weight"], deep["0.weight"])  # a loader's auto takes the fit rule for it
+    assert not torch.equal(deep_held["0.weight"], deep["0.weight"])  # auto took the fit rule for it
     batch = d.run()
     assert batch.inner_step == "auto" and batch.step_settings == d.step_settings and torch.isfinite(batch.observations).all()
 
