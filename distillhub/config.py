@@ -382,11 +382,6 @@ DISTRIBUTION_START: dict[str, dict] = {
 # 512 x 32 rollout, of Acrobot-v1's 64 x 128), kept whatever --num-envs and --rollout-steps the user chose
 DISTRIBUTION_TEACHER_MINIBATCH = {"CartPole-v1": 512, "Acrobot-v1": 256}
 
-# Held-out inits per learner in a distribution's own checks (at least): CartPole-v1's 32 give the zoo's 11 learners
-# 3 each. Acrobot-v1's family default of 8 gave each one init: five seeds of its `zoo` batch stopped early at 94 %
-# of held-out inits (median); with 3 per learner they ran their 3M steps and reached 95-98 % (results_learners.md)
-DISTRIBUTION_CHECK_INITS = 3
-
 
 # Where a plain `distillhub distill` distils for a learner distribution, not one learner: CartPole-v1 (the default
 # env). From its PPO teacher the `zoo` batch takes 17-101 s (median 20 s of ten runs, seeds 0-4) and 95-99 % of
@@ -457,10 +452,6 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
     distribution_start = not one_learner and rule in EXACT_FIT_RULES and env_id in DISTRIBUTION_START and "x_init" not in values
     if distribution_start:
         values.update(DISTRIBUTION_START[env_id])  # a start of the env's own, as a family's is
-    if not one_learner:
-        # the run's own check judges a batch by its worst init, i.e. its worst learner: one init per learner
-        # passes batches that teach other inits of it less well (Acrobot-v1, whose family checks 8 inits)
-        values["eval_inits"] = max(values.get("eval_inits", DistillConfig.eval_inits), DISTRIBUTION_CHECK_INITS * len(learners))
     family_x_init = "x_init" in values
     if family in ("mujoco", "generic") and not (env_kwargs or {}) and envpool_available(env_id):
         values["vectorization"] = "envpool"  # the fastest backend where it has the env
