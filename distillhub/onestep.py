@@ -62,7 +62,7 @@ FIT_DAMPING = 0.03
 # The auto rule: the head step, and the fit rule instead for a learner whose head step leaves more than this share
 # of the targets' variance unexplained on the batch (its random features cannot fit the batch, so moving its output
 # layer alone teaches it little). Measured on the held-out learners (benchmarks/results_learners.md): every family
-# that balances under the head step sits at 0.05-0.31 on the CartPole-v1, CartPoleND-v0 and Acrobot-v1 zoo batches;
+# that balances under the head step sits at 0.02-0.31 on the CartPole-v1, CartPoleND-v0 and Acrobot-v1 zoo batches;
 # the ones that fail at 0.36-0.69 (CartPoleND-v0's held-out Transformer and 5-deep Kaiming ReLU stack)
 AUTO_TOLERANCE = 0.3
 
@@ -232,24 +232,18 @@ def _has_body(module: nn.Module, params: dict[str, torch.Tensor]) -> bool:
     return bool(set(params) - head_names(module, params))
 
 
-def _auto(
-    module: nn.Module,
-    params: dict[str, torch.Tensor],
-    x: torch.Tensor,
-    y: torch.Tensor,
-    lr: torch.Tensor | float,
-    frozen: dict[str, torch.Tensor],
-    settings: Mapping[str, float | int],
-) -> dict[str, torch.Tensor]:
-    """The ``auto`` rule for one learner: the head step, or the ``fit`` rule if the head step leaves more than
-    ``tolerance`` of the targets' variance unexplained and the learner has layers below its head to move."""
+def _auto(module: nn.Module, params: dict[str, torch.Tensor], x, y, lr, frozen, settings) -> dict[str, torch.Tensor]:
+    """The ``auto`` rule for one learner: :func:`_auto_population` for one init, without stacking (any module)."""
     head = step_params(module, params, x, y, lr, frozen, "head", {"damping": settings["head_damping"]})
     if not _has_body(module, params):
         return head
     with torch.no_grad():
         left = float(unexplained(functional_call(module, {**frozen, **head}, (x,)), y))
-    if left <= settings["tolerance"]:
-        return head
+    return head if left <= settings["tolerance"] else _fit_as(module, params, x, y, lr, frozen, settings)
+
+
+def _fit_as(module: nn.Module, params: dict[str, torch.Tensor], x, y, lr, frozen, settings) -> dict[str, torch.Tensor]:
+    """:func:`_fit` with a rule's recorded constants (``rounds``, ``damping``, ``head_damping``)."""
     return _fit(module, params, x, y, lr, frozen, int(settings["rounds"]), settings["damping"], settings["head_damping"])
 
 
@@ -290,7 +284,7 @@ def step_params(
             (the ``head`` step, and ``fit`` instead for a learner whose head step leaves more than ``AUTO_TOLERANCE``
             of the targets' variance unexplained on the batch, :func:`unexplained`: every learner that can fit the
             batch with its output layer takes the head step, the others move their hidden layers too).
-        settings: The rule's ``damping`` (and ``rounds``, ``head_damping`` for ``fit``) where they differ from
+        settings: The rule's ``damping`` (and ``rounds``, ``head_damping`` for ``fit``, and ``tolerance`` for ``auto``) where they differ from
             this version's (:func:`rule_settings`): what a batch recorded when it was made.
 
     Returns:
@@ -309,9 +303,7 @@ def step_params(
         grads = _gauss_newton_grads(module, params, x, y, frozen, settings["damping"])
         return {k: params[k] - lr * grads[k] for k in params}
     if rule == "fit":
-        return _fit(
-            module, params, x, y, lr, frozen, int(settings["rounds"]), settings["damping"], settings["head_damping"]
-        )
+        return _fit_as(module, params, x, y, lr, frozen, settings)
     if rule == "auto":
         return _auto(module, params, x, y, lr, frozen, settings)
     if rule == "head" and _closed_form_head(module, params):
@@ -400,10 +392,7 @@ def _auto_population(
         refit = (unexplained(out, y) > settings["tolerance"]).nonzero().flatten().tolist()
     if not refit:
         return head
-    rows = {i: _fit(
-        module, {k: v[i] for k, v in params.items()}, x, y, lr, frozen,
-        int(settings["rounds"]), settings["damping"], settings["head_damping"],
-    ) for i in refit}  # fmt: skip
+    rows = {i: _fit_as(module, {k: v[i] for k, v in params.items()}, x, y, lr, frozen, settings) for i in refit}
     return {k: torch.stack([rows[i][k] if i in rows else head[k][i] for i in range(count)]) for k in head}
 
 
