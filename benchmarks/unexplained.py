@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from distillhub.batch import with_inner_step
-from distillhub.evaluate import evaluate
+from distillhub.evaluate import evaluate, init_seed
 from distillhub.loader import load_batch
 from distillhub.onestep import AUTO_TOLERANCE, unexplained
-from distillhub.policy import EVAL_SEED_OFFSET, policy_from_batch
+from distillhub.policy import policy_from_batch
 from distillhub.population import parse_learners
 
 
@@ -44,9 +44,7 @@ def main() -> None:
         for learner in parse_learners(a.learners, False, batch.architecture, batch.init):
             left = []
             for i in range(a.inits):
-                policy = policy_from_batch(
-                    head, arch=learner.arch, init=learner.init, seed=EVAL_SEED_OFFSET + 10_000 * a.seed + i
-                )
+                policy = policy_from_batch(head, arch=learner.arch, init=learner.init, seed=init_seed(a.seed, i))
                 with torch.no_grad():
                     left.append(float(unexplained(policy.learner(x), y)))
             cells = []

@@ -102,6 +102,11 @@ class EvalResult:
         return asdict(self)
 
 
+def init_seed(seed: int, i: int) -> int:
+    """The seed of fresh init ``i`` in an evaluation with ``seed`` (never one the distiller draws)."""
+    return EVAL_SEED_OFFSET + 10_000 * seed + i
+
+
 def evaluate(
     batch: Batch,
     inits: int = 20,
@@ -142,7 +147,7 @@ def evaluate(
     per_init = []
     for i in range(inits):
         policy = policy_from_batch(
-            batch, arch=arch, init=init, seed=EVAL_SEED_OFFSET + 10_000 * seed + i, device=device,
+            batch, arch=arch, init=init, seed=init_seed(seed, i), device=device,
             allow_import=allow_import,
         )  # fmt: skip
         envs = gym.vector.SyncVectorEnv(
