@@ -185,8 +185,11 @@ def test_minatar_defaults_clone_a_teacher_through_its_torso_and_a_distribution_m
     assert (cfg.x_init, cfg.teacher_fraction, cfg.encoder_layers, cfg.samples, cfg.inner_step) == (
         "teacher", 0.9, 2, 512, "head"
     )
-    # the teacher trains as our PPO baseline does: constant rate, no entropy bonus
-    assert (cfg.anneal_teacher_lr, cfg.ent_coef) == (False, 0.0)
+    # the teacher trains as our PPO baseline does: constant rate, no entropy bonus; Breakout's on 16 minibatches
+    assert (cfg.anneal_teacher_lr, cfg.ent_coef, cfg.teacher_minibatches) == (False, 0.0, 16)
+    for env_id in ("MinAtar/SpaceInvaders-v1", "minatar:MinAtar/Breakout-v1"):
+        assert default_config(env_id).teacher_minibatches == (16 if "Breakout" in env_id else None)
+    assert default_config("MinAtar/Breakout-v1", teacher_minibatches=4).teacher_minibatches == 4
     assert default_config("CartPole-v1").anneal_teacher_lr  # elsewhere the teacher's rate decays
     info = env_info("MinAtar/Breakout-v1")
     two = "cnn:small@orthogonal:0.01,cnn:small@kaiming"
