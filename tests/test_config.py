@@ -190,6 +190,8 @@ def test_minatar_defaults_clone_a_teacher_through_its_torso_and_a_distribution_m
     for env_id in ("MinAtar/SpaceInvaders-v1", "minatar:MinAtar/Breakout-v1"):
         assert default_config(env_id).teacher_minibatches == (16 if "Breakout" in env_id else None)
     assert default_config("MinAtar/Breakout-v1", teacher_minibatches=4).teacher_minibatches == 4
+    # minibatches of ~256 frames whatever rollout the user chose: 8 envs x 96 steps -> 3 of 256
+    assert default_config("MinAtar/Breakout-v1", num_envs=8, rollout_steps=96).teacher_minibatches == 3
     assert default_config("CartPole-v1").anneal_teacher_lr  # elsewhere the teacher's rate decays
     info = env_info("MinAtar/Breakout-v1")
     two = "cnn:small@orthogonal:0.01,cnn:small@kaiming"
