@@ -331,9 +331,10 @@ MUJOCO_ENCODER_ENVS = {
 ATARI_SAMPLES = {"Pong": 4, "SpaceInvaders": 4, "MsPacman": 6, "Centipede": 10}
 
 # MinAtar teacher minibatch size per game (samples; other games: the family's 4 minibatches). Breakout's teacher takes
-# minibatches of 256 frames (16 per 32 x 128 rollout), not 4 of 1,024: 4x the updates per env step. 15 min of this CPU, one step over 10 unseen inits x 10 episodes: seed 0 8.87, seed 1
-# 25.17, against 5.42 / 6.08 with 4 (benchmarks/results_minatar.txt, session 21). Not Space Invaders: its slower env
-# gives the teacher a third of the env steps and the batch fell from 372.3 to 65.3.
+# minibatches of 256 frames (16 per 32 x 128 rollout), not 4 of 1,024: 4x the updates per env step. 15 min of this
+# CPU, one step over 10 unseen inits x 10 episodes: seed 0 8.87, seed 1 25.17, against 5.42 / 6.08 with 4
+# (benchmarks/results_minatar.txt, session 21). Not Space Invaders: its slower env gives the teacher a third of the
+# env steps and the batch fell from 372.3 to 65.3.
 MINATAR_TEACHER_MINIBATCH = {"Breakout": 256}
 
 
@@ -461,15 +462,15 @@ def default_config(env_id: str, env_kwargs: dict | None = None, **overrides) -> 
     family_x_init = "x_init" in values
     if family in ("mujoco", "generic") and not (env_kwargs or {}) and envpool_available(env_id):
         values["vectorization"] = "envpool"  # the fastest backend where it has the env
+    game = env_id.split("/", 1)[1].split("-")[0] if family in ("atari", "minatar") else None  # ALE/Pong-v5: Pong
     if family == "atari":
-        game = env_id.split("/", 1)[1].split("-")[0]
         values["samples"] = ATARI_SAMPLES.get(game, values["samples"])
     values.update({k: v for k, v in overrides.items() if v is not None})
     # a recipe's teacher trains on PPO-sized minibatches whatever --num-envs and --rollout-steps the user chose
     teacher_minibatch = (
         DISTRIBUTION_TEACHER_MINIBATCH[env_id] if distribution_start and values["x_init"] == "teacher"
         else 64 if encoder_recipe  # CleanRL's MuJoCo PPO
-        else MINATAR_TEACHER_MINIBATCH.get(env_id.rsplit("/", 1)[1].split("-")[0]) if family == "minatar"
+        else MINATAR_TEACHER_MINIBATCH.get(game) if family == "minatar"
         else None
     )  # fmt: skip
     if teacher_minibatch is not None and overrides.get("teacher_minibatches") is None:
