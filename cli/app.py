@@ -429,7 +429,13 @@ def _print_eval(result) -> None:
 def eval_cmd(
     source: Annotated[str, typer.Argument(help="Batch folder or Hub dataset repo id.")],
     inits: Annotated[int, typer.Option(help="Fresh learner inits (per learner with --learners).")] = 20,
-    episodes: Annotated[int, typer.Option(help="Episodes per init.")] = 5,
+    episodes: Annotated[
+        int,
+        typer.Option(
+            help="Episodes per init; an init solves when its mean reaches the env's threshold (gymnasium's thresholds "
+            "are 100-episode means: use 100 to judge as it does)."
+        ),
+    ] = 5,
     arch: Annotated[str | None, typer.Option(help="Teach another architecture than the recorded one.")] = None,
     init: Annotated[str | None, typer.Option(help="Another init scheme than the recorded one.")] = None,
     learners: Annotated[
