@@ -223,3 +223,15 @@ def test_a_plain_cartpole_run_distils_for_the_zoo_from_a_ppo_teacher():
     assert default_learners("CartPole-v1", {"learners": "held-out"}) == "held-out"
     for env_id in ("distillhub/CartPoleND-v0", "Acrobot-v1", "Hopper-v5", "ALE/Pong-v5"):
         assert default_config(env_id).learners == "single", env_id
+
+
+def test_acrobot_distribution_checks_judge_each_held_out_init_on_ten_episodes():
+    """A distribution's own checks on Acrobot-v1 average 10 episodes per init (one long swing-up in 2 episodes
+    reset the early stop's streak); a single learner and other envs keep their family's count; ``--set`` wins."""
+    from distillhub.config import DISTRIBUTION_CHECK_EPISODES
+
+    assert default_config("Acrobot-v1", learners="zoo").eval_episodes == DISTRIBUTION_CHECK_EPISODES["Acrobot-v1"] == 10
+    assert default_config("Acrobot-v1").eval_episodes == 2
+    assert default_config("Acrobot-v1", learners="zoo", eval_episodes=3).eval_episodes == 3
+    cartpole = default_config("CartPole-v1", learners="zoo").eval_episodes
+    assert cartpole == default_config("CartPole-v1", learners="single").eval_episodes == 2
