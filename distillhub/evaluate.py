@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import gymnasium as gym
@@ -106,7 +107,9 @@ def init_seed(seed: int, i: int) -> int:
     return EVAL_SEED_OFFSET + 10_000 * seed + i
 
 
-def first_episode_returns(envs: list[gym.Env], act, seed: int, max_steps: int | None) -> np.ndarray:
+def first_episode_returns(
+    envs: list[gym.Env], act: Callable[[np.ndarray], Sequence], seed: int, max_steps: int | None
+) -> np.ndarray:
     """The return of each env's first episode after ``reset(seed=seed + j)``, all acting at once.
 
     Only the envs still in their first episode are stepped, so a run costs the episodes' own
