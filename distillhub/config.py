@@ -366,10 +366,11 @@ def head_batch_samples(info: EnvInfo) -> int:
 DISTRIBUTION_HEAD_DAMPING = {"Acrobot-v1": 3e-2}
 # Episodes per held-out init in a distribution run's own checks (which select the batch and stop the run), where the
 # family's default is too few. Acrobot-v1's checks give each of the zoo's 11 learners one init; a policy at -83 that
-# now and then takes one long swing-up fails a 2-episode mean when that episode is among the two, so its early stop waited on
-# luck. With 10 episodes (benchmarks/results_learners.md, session 22, seeds 0-4): every run stops early, after a
-# median 0.36M env steps (64 s here) against 3.0M (474 s; three of five ran to the budget), and the batches are as good:
-# held-out inits reaching -100 on 100-episode means 97.0-100 % (median 99.5 %), against 97.5-100 % (median 99.5 %)
+# now and then takes one long swing-up fails a 2-episode mean when that episode is among the two, so its early stop
+# waited on luck. With 10 episodes (benchmarks/results_learners.md, session 22, seeds 0-4): every run stops early,
+# after a median 0.36M env steps (64 s here) against 3.0M (474 s; three of five ran to the budget), and the batches
+# are as good: held-out inits reaching -100 on 100-episode means 97.0-100 % (median 99.5 %), against 97.5-100 %
+# (median 99.5 %)
 DISTRIBUTION_CHECK_EPISODES = {"Acrobot-v1": 10}
 
 # A learner distribution over vector observations takes the head step on 256 samples where the env's default rule
