@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import torch
 from torch import nn
 
@@ -45,7 +47,9 @@ from distillhub.config import (  # noqa: F401  (re-exported: distillhub.distill 
 )
 from distillhub.distributed import Ranks, from_env, local_device, normalize_advantages
 from distillhub.envs import EnvInfo, env_info, make_vector_env, versions
+from distillhub.envs.gym_vector import GymVectorEnv
 from distillhub.errors import DistillhubError
+from distillhub.evaluate import first_episode_returns
 from distillhub.learners import build_learner, reinit_, torso_layers
 from distillhub.onestep import training_rule
 from distillhub.population import Draw, Population, describe
@@ -342,14 +346,31 @@ class Distiller:
                 training=False,
             )
         env = self._eval_env
+        limit = (self.info.max_episode_steps or 10_000) + 1
+        shape = self.info.obs_shape
+        if isinstance(env, GymVectorEnv) and isinstance(env.envs, gym.vector.SyncVectorEnv):
+            # one gymnasium env per episode, stepped only while its episode runs: a check costs the
+            # episodes' own lengths, not k * e times the longest one (as `distillhub eval`)
+            grid: list[torch.Tensor] = []  # every env's latest observation: the population acts on all
+
+            def act(obs: np.ndarray, rows: list[int]) -> np.ndarray:
+                latest = torch.as_tensor(obs, device=self.device)
+                if not grid:
+                    grid.append(latest.clone())  # the first call has every env, in order
+                grid[0][rows] = latest
+                out = self._forward_population(theta, self._prep_obs(grid[0]).view(k, e, *shape))
+                return env.env_actions(greedy_actions(out.reshape(k * e, -1), self.continuous)[rows])
+
+            first = first_episode_returns(env.envs.envs, act, cfg.seed + 1000, limit, indexed=True)
+            return torch.as_tensor(first, dtype=torch.float32).view(k, e).mean(1)
+        # torch-batched cart-poles: stepping every env is one tensor op, so step them all
         if hasattr(env, "generator"):
             env.generator.manual_seed(cfg.seed + 1000)
         obs = env.reset()
         first = torch.full((k * e,), float("nan"))
         returns = torch.zeros(k * e)
-        limit = self.info.max_episode_steps or 10_000
-        for _ in range(limit + 1):
-            out = self._forward_population(theta, self._prep_obs(obs).view(k, e, *self.info.obs_shape))
+        for _ in range(limit):
+            out = self._forward_population(theta, self._prep_obs(obs).view(k, e, *shape))
             actions = greedy_actions(out.reshape(k * e, -1), self.continuous)
             obs, reward, terminated, truncated, _ = env.step(actions)
             returns += reward.cpu()

@@ -108,7 +108,12 @@ def init_seed(seed: int, i: int) -> int:
 
 
 def first_episode_returns(
-    envs: list[gym.Env], act: Callable[[np.ndarray], Sequence], seed: int, max_steps: int | None
+    envs: list[gym.Env],
+    act: Callable[..., Sequence],
+    seed: int,
+    max_steps: int | None,
+    *,
+    indexed: bool = False,
 ) -> np.ndarray:
     """The return of each env's first episode after ``reset(seed=seed + j)``, all acting at once.
 
@@ -121,6 +126,8 @@ def first_episode_returns(
         act: Maps a stack of observations to a sequence of env actions (e.g. :meth:`Policy.act`).
         seed: Env ``j`` resets with ``seed + j``, as a gymnasium vector env seeds its envs.
         max_steps: Episodes still running after this many steps are cut there (``None``: 100,000).
+        indexed: Call ``act(observations, rows)`` instead, ``rows`` the indices of the envs whose
+            observations these are (for policies that differ per env, like a population's).
 
     Returns:
         One return per env.
@@ -131,7 +138,8 @@ def first_episode_returns(
     for _ in range(max_steps or 100_000):
         if not active:
             break
-        actions = act(np.stack([obs[j] for j in active]))
+        stack = np.stack([obs[j] for j in active])
+        actions = act(stack, active) if indexed else act(stack)
         still = []
         for j, action in zip(active, actions, strict=True):
             obs[j], reward, terminated, truncated, _ = envs[j].step(action)

@@ -236,3 +236,35 @@ def test_generic_continuous_defaults_are_the_head_step_with_a_slow_log_std():
     assert default_config("Hopper-v5").log_std_lr == 3e-4  # MuJoCo's default, which generic envs inherit
     acro = default_config("Acrobot-v1")
     assert (acro.inner_step, acro.log_std_lr) == ("sgd", None)
+
+
+
+def test_held_out_checks_step_gymnasium_envs_per_episode_with_the_vector_envs_results():
+    """The run's own checks on a gymnasium env (CartPole-v0 is gymnasium's, not the torch-batched one) step each
+    episode's env only while it runs, and the returns per held-out init are what stepping a gymnasium vector env
+    with the same seeds until every first episode ended gives."""
+    import gymnasium as gym
+
+    from distillhub.rl import greedy_actions
+
+    learners = "mlp:16:tanh@orthogonal:1.0,mlp:32-32:relu@kaiming"
+    cfg = default_config("CartPole-v0", learners=learners, x_init="random", samples=16, eval_inits=4, eval_episodes=3)
+    d = Distiller(cfg)
+    per_init = d.quick_eval()
+    # the reference: every env stepped until the longest first episode ends (the checks' former loop)
+    with torch.no_grad():
+        draw = d.population.draw_each(2, torch.Generator().manual_seed(cfg.seed + 1000))
+        theta = d._step_population(draw, cfg.inner_step, d.step_settings)
+        envs = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v0")] * 12)
+        obs, _ = envs.reset(seed=cfg.seed + 1000)
+        totals, first = torch.zeros(12), torch.full((12,), float("nan"))
+        while first.isnan().any():
+            out = d._forward_population(theta, d._prep_obs(torch.as_tensor(obs)).view(4, 3, 4)).reshape(12, -1)
+            obs, reward, terminated, truncated, _ = envs.step(greedy_actions(out, False).numpy())
+            totals += torch.as_tensor(reward, dtype=torch.float32)
+            ended = torch.as_tensor(terminated | truncated) & first.isnan()
+            first[ended] = totals[ended]
+    torch.testing.assert_close(per_init, first.view(4, 3).mean(1))
+    lengths = [env.get_wrapper_attr("_elapsed_steps") for env in d._eval_env.envs.envs]
+    assert lengths == [int(r) for r in first.tolist()]  # reward 1 a step: each env stepped its own episode only
+    assert len(set(lengths)) > 1  # the episodes differ in length, so the test can tell the two loops apart

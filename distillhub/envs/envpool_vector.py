@@ -85,7 +85,7 @@ class EnvPoolVectorEnv(TensorVectorEnv):
         return values[order]
 
     def step(self, actions: torch.Tensor):
-        a = self._actions(actions)
+        a = self.env_actions(actions)
         obs, reward, terminated, truncated, info = self.envs.step(a, env_id=self._ids)
         obs, reward, terminated, truncated = (self._ordered(v, info) for v in (obs, reward, terminated, truncated))
         done = terminated | truncated

@@ -26,7 +26,8 @@ class TensorVectorEnv:
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(obs, device=self.device)
 
-    def _actions(self, actions: torch.Tensor) -> np.ndarray:
+    def env_actions(self, actions: torch.Tensor) -> np.ndarray:
+        """Actions as the envs take them: numpy, continuous ones clipped to the action bounds."""
         a = actions.detach().cpu().numpy()
         return np.clip(a, self._low, self._high) if self._low is not None else a
 
@@ -90,7 +91,7 @@ class GymVectorEnv(TensorVectorEnv):
         return self._tensor(obs)
 
     def step(self, actions: torch.Tensor):
-        obs, reward, terminated, truncated, info = self.envs.step(self._actions(actions))
+        obs, reward, terminated, truncated, info = self.envs.step(self.env_actions(actions))
         # where an episode was cut by its time limit, the observation it ended in (autoreset has
         # already replaced it) so the distiller can bootstrap the cut episode's value
         self.final_obs = None
