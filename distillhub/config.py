@@ -333,7 +333,8 @@ ATARI_SAMPLES = {"Pong": 4, "SpaceInvaders": 4, "MsPacman": 6, "Centipede": 10}
 # MinAtar teacher minibatch size per game (samples; other games: the family's 4 minibatches). Breakout's teacher takes
 # minibatches of 256 frames (16 per 32 x 128 rollout), not 4 of 1,024: 4x the updates per env step. 15 min of this
 # CPU, one step over 10 unseen inits x 10 episodes: seed 0 8.87, seed 1 25.17, against 5.42 / 6.08 with 4
-# (benchmarks/results_minatar.txt, session 21). Not Space Invaders: its slower env gives the teacher a third of the
+# (benchmarks/results_minatar.txt, session 21); seeds 0-4: median 14.10, 1.05 of our PPO on the same 16 minibatches
+# (worst seed 0.52; session 23). Not Space Invaders: its slower env gives the teacher a third of the
 # env steps and the batch fell from 372.3 to 65.3.
 MINATAR_TEACHER_MINIBATCH = {"Breakout": 256}
 
