@@ -351,19 +351,20 @@ class Distiller:
         if isinstance(env, GymVectorEnv) and isinstance(env.envs, gym.vector.SyncVectorEnv):
             # one gymnasium env per episode, stepped only while its episode runs: a check costs the
             # episodes' own lengths, not k * e times the longest one (as `distillhub eval`)
-            grid: list[torch.Tensor] = []  # every env's latest observation: the population acts on all
+            grid: torch.Tensor | None = None  # every env's latest observation: the population acts on all
 
             def act(obs: np.ndarray, rows: list[int]) -> np.ndarray:
+                nonlocal grid
                 latest = torch.as_tensor(obs, device=self.device)
-                if not grid:
-                    grid.append(latest.clone())  # the first call has every env, in order
-                grid[0][rows] = latest
-                out = self._forward_population(theta, self._prep_obs(grid[0]).view(k, e, *shape))
+                if grid is None:
+                    grid = latest.clone()  # the first call has every env, in order
+                grid[rows] = latest
+                out = self._forward_population(theta, self._prep_obs(grid).view(k, e, *shape))
                 return env.env_actions(greedy_actions(out.reshape(k * e, -1), self.continuous)[rows])
 
             first = first_episode_returns(env.envs.envs, act, cfg.seed + 1000, limit, indexed=True)
             return torch.as_tensor(first, dtype=torch.float32).view(k, e).mean(1)
-        # torch-batched cart-poles: stepping every env is one tensor op, so step them all
+        # torch-batched cart-poles (stepping every env is one tensor op) and other vector envs: step them all
         if hasattr(env, "generator"):
             env.generator.manual_seed(cfg.seed + 1000)
         obs = env.reset()

@@ -238,7 +238,6 @@ def test_generic_continuous_defaults_are_the_head_step_with_a_slow_log_std():
     assert (acro.inner_step, acro.log_std_lr) == ("sgd", None)
 
 
-
 def test_held_out_checks_step_gymnasium_envs_per_episode_with_the_vector_envs_results():
     """The run's own checks on a gymnasium env (CartPole-v0 is gymnasium's, not the torch-batched one) step each
     episode's env only while it runs, and the returns per held-out init are what stepping a gymnasium vector env
