@@ -185,10 +185,12 @@ def test_minatar_defaults_clone_a_teacher_through_its_torso_and_a_distribution_m
     assert (cfg.x_init, cfg.teacher_fraction, cfg.encoder_layers, cfg.samples, cfg.inner_step) == (
         "teacher", 0.9, 2, 512, "head"
     )
-    # the teacher trains as our PPO baseline does: constant rate, no entropy bonus; Breakout's on 16 minibatches
+    # the teacher trains as our PPO baseline does: constant rate, no entropy bonus; Breakout's and Space Invaders' on 16 minibatches
     assert (cfg.anneal_teacher_lr, cfg.ent_coef, cfg.teacher_minibatches) == (False, 0.0, 16)
-    for env_id in ("MinAtar/SpaceInvaders-v1", "minatar:MinAtar/Breakout-v1"):
-        assert default_config(env_id).teacher_minibatches == (16 if "Breakout" in env_id else None)
+    for env_id in ("MinAtar/SpaceInvaders-v1", "minatar:MinAtar/Breakout-v1", "MinAtar/Asterix-v1"):
+        assert default_config(env_id).teacher_minibatches == (None if "Asterix" in env_id else 16)
+    # the in-run checks average 4 episodes per init: inits share the torso, one episode's noise picked batches
+    assert (cfg.eval_inits, cfg.eval_episodes) == (4, 4)
     assert default_config("MinAtar/Breakout-v1", teacher_minibatches=4).teacher_minibatches == 4
     # minibatches of ~256 frames whatever rollout the user chose: 8 envs x 96 steps -> 3 of 256
     assert default_config("MinAtar/Breakout-v1", num_envs=8, rollout_steps=96).teacher_minibatches == 3
