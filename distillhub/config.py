@@ -338,9 +338,9 @@ ATARI_SAMPLES = {"Pong": 4, "SpaceInvaders": 4, "MsPacman": 6, "Centipede": 10}
 # minibatches of 256 frames (16 per 32 x 128 rollout), not 4 of 1,024: 4x the updates per env step. 15 min of this
 # CPU, one step over 10 unseen inits x 10 episodes: seed 0 8.87, seed 1 25.17, against 5.42 / 6.08 with 4
 # (benchmarks/results_minatar.txt, session 21); seeds 0-4: median 14.10, 1.05 of our PPO on the same 16 minibatches
-# (worst seed 0.52; session 23). Space Invaders too since session 24, once the in-run checks stopped picking
-# batches by one episode's noise (the family's eval_inits / eval_episodes): 142.2 vs 145.1, 0.98 of that PPO on seed 0
-# (the 4-minibatch teacher: 0.60 on seed 1, though 3.04 of PPO on 4 minibatches on seed 0).
+# (worst seed 0.52; session 23, with the 8 x 1 checks of then). Space Invaders too since session 24, once the in-run
+# checks stopped picking batches by one episode's noise (the family's eval_inits / eval_episodes): seeds 0-2 0.98 /
+# 0.80 / 0.81 of that PPO, median 0.81 (the 4-minibatch teacher: 0.60 on seed 1; 3.04 of PPO on 4 minibatches).
 MINATAR_TEACHER_MINIBATCH = {"Breakout": 256, "SpaceInvaders": 256}
 
 
