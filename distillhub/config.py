@@ -225,7 +225,8 @@ FAMILY_DEFAULTS: dict[str, dict] = {
         # the in-run checks: 4 held-out inits x 4 episodes, not 8 x 1. Every init shares the teacher's torso and
         # acts alike, so the worst of 8 single episodes was episode noise: it kept a Space Invaders batch of
         # mean 52.9 over the hand-off's 149.6 (session 21, seed 0, one step 65.3 = 0.50 of PPO); with 4 x 4 the
-        # hand-off (114.3 / 53.3) was kept and the one step was 142.2 = 0.98 (session 24)
+        # hand-off (114.3 / 53.3) was kept and the one step was 142.2 = 0.98 (session 24; seeds 1, 2: 0.80, 0.81,
+        # each keeping its hand-off)
         eval_inits=4,
         eval_episodes=4,
         eval_every=10,
