@@ -96,6 +96,10 @@ class DistillConfig:
     # the teacher's PPO minibatches per epoch (None: num_minibatches). More minibatches = more updates per env
     # step: slower per second, more sample-efficient (CleanRL's MuJoCo PPO: 64 samples per minibatch)
     teacher_minibatches: int | None = None
+    # from this share of the teacher's budget on, its hand-off batch is held out every eval_every rollouts and
+    # the selection keeps the best (1.0: only the final hand-off). A PPO policy's greedy return swings from one
+    # update to the next; the checks let the batch be the teacher at its best, not wherever its budget ended
+    teacher_checks_from: float = 1.0
     init_lr: float = 0.1
     learn_lr: bool = True  # False: the step size stays init_lr (the batch alone is learned)
     init_log_std: float = -0.5
@@ -593,6 +597,8 @@ def validate_config(cfg: DistillConfig) -> None:
         raise DistillhubError(f"teacher_stop must be {', '.join(TEACHER_STOPS)}, got '{cfg.teacher_stop}'")
     if not (math.isfinite(cfg.teacher_fraction) and 0 < cfg.teacher_fraction < 1):
         raise DistillhubError(f"teacher_fraction must be between 0 and 1, got {cfg.teacher_fraction}")
+    if not 0 <= cfg.teacher_checks_from <= 1:
+        raise DistillhubError(f"teacher_checks_from must be from 0 to 1, got {cfg.teacher_checks_from}")
     if not (math.isfinite(cfg.teacher_lr) and cfg.teacher_lr > 0):
         raise DistillhubError(f"teacher_lr must be a positive finite number, got {cfg.teacher_lr}")
     if cfg.vectorization not in ("sync", "async", "ale", "envpool"):

@@ -254,7 +254,9 @@ class Distiller:
         x ← ``samples`` states of its last rollouts, y ← its outputs there, the log-std and a persistent
         encoder its own (the critic is already the one it trained). The hand-off batch is held out
         (under ``teacher_stop="held-out"`` also whenever the teacher's training return is at the target, and
-        the teacher stops once its batch teaches the worst held-out init to the target)."""
+        the teacher stops once its batch teaches the worst held-out init to the target; from
+        ``teacher_checks_from`` of the teacher's budget on, every ``eval_every`` rollouts), and the run keeps
+        the best batch held out."""
         cfg = self.cfg
         if self.ranks.world > 1:
             raise DistillhubError("x_init=teacher trains its teacher in one process; run without torchrun or use x_init=states")
@@ -264,17 +266,18 @@ class Distiller:
         def confirm(actor: nn.Module, log_std: nn.Parameter | None, pool: torch.Tensor) -> bool:
             self._hand_off(actor, log_std, pool, generator)
             worst, _ = self._record_eval()
-            return worst >= self.target
+            return self.target is not None and worst >= self.target
 
-        actor, log_std, pool, confirmed = train_teacher(self, steps, seconds, confirm)
+        teacher = train_teacher(self, steps, seconds, confirm)
         recent = self.recent_returns
         self.teacher_summary = {
             "env_steps": self.global_step,
             "wall_time_s": round(self.elapsed, 1),
             "train_return": round(sum(recent) / len(recent), 3) if recent else None,
+            "checks_from": teacher.checks_from,
         }
-        if not confirmed:  # a confirmed teacher's batch is in place and held out already
-            self._hand_off(actor, log_std, pool, generator)
+        if not teacher.confirmed:  # a confirmed teacher's batch is in place and held out already
+            self._hand_off(teacher.actor, teacher.log_std, teacher.pool, generator)
             # the hand-off batch is a candidate: meta-PPO keeps a batch only if it does better
             start = time.monotonic()
             self._record_eval()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import nn
@@ -34,12 +34,22 @@ POOL_ROLLOUTS = 4
 TARGET_EPISODES = 100
 
 
+class Teacher(NamedTuple):
+    """What :func:`train_teacher` hands over."""
+
+    actor: nn.Module
+    log_std: nn.Parameter | None
+    pool: torch.Tensor  # the raw observations of its last rollouts [M, *obs_shape]
+    confirmed: bool  # the last ``confirm`` call was on this actor and said yes (its batch is in place)
+    checks_from: int | None  # the run's env step of the first ``teacher_checks_from`` check (None: none ran)
+
+
 def train_teacher(
     d: Distiller,
     max_steps: int,
     seconds: float | None,
     confirm: Callable[[nn.Module, nn.Parameter | None, torch.Tensor], bool] | None = None,
-) -> tuple[nn.Module, nn.Parameter | None, torch.Tensor, bool]:
+) -> Teacher:
     """Train a PPO policy in the distiller's envs, with its critic, normalisation and rollout settings.
 
     The actor has the first learner's architecture (``orthogonal:0.01`` init, as in PPO); the
@@ -51,17 +61,19 @@ def train_teacher(
     set; also under ``early_stop=False``, which is the batch's stop): at once under ``"train"``;
     under ``"held-out"`` only when ``confirm`` (the distiller's held-out check of the batch the
     teacher would hand off) also says so, asked at most every ``eval_every`` rollouts; never under
-    ``"none"``. Env steps and wall time are added to ``d.global_step`` and ``d.elapsed``.
+    ``"none"``. From ``teacher_checks_from`` of its budget on, ``confirm`` is also asked every
+    ``eval_every`` rollouts (its held-out record keeps the best hand-off). Env steps and wall time are
+    added to ``d.global_step`` and ``d.elapsed``.
 
     Args:
         d: The distiller (not yet run).
         max_steps: The teacher's env steps (rounded up to whole rollouts).
         seconds: Its wall-time budget, if any (whichever comes first).
-        confirm: Called with (actor, log-std, state pool) under ``teacher_stop="held-out"``.
+        confirm: Holds out the hand-off batch of (actor, log-std, state pool); says whether it teaches the
+            worst held-out init to the target.
 
     Returns:
-        (actor, log-std or None, the raw observations of its last rollouts [M, *obs_shape], whether the
-        last ``confirm`` call, if any, was on the returned teacher and said yes)
+        The trained :class:`Teacher`.
     """
     cfg, info, device = d.cfg, d.info, d.device
     E, T, shape = d.local_envs, cfg.rollout_steps, info.obs_shape
@@ -75,17 +87,23 @@ def train_teacher(
 
     buf = Rollout.empty(d, E)
     pool: list[torch.Tensor] = []
-    start, steps, last_check, confirmed = time.monotonic(), 0, None, False
+    start, steps, last_check, confirmed, checks_from = time.monotonic(), 0, None, False, None
     while steps < max_steps and (seconds is None or time.monotonic() - start < seconds):
-        if cfg.teacher_stop != "none" and _at_target(d):
-            if cfg.teacher_stop == "train":
+        done = steps / max_steps if seconds is None else max(steps / max_steps, (time.monotonic() - start) / seconds)
+        at_target = cfg.teacher_stop != "none" and _at_target(d)
+        if at_target and cfg.teacher_stop == "train":
+            break
+        due = last_check is None or steps - last_check >= cfg.eval_every * T * E
+        # a held-out check of the hand-off batch: to confirm a stop at the target, or from teacher_checks_from on
+        periodic = done >= cfg.teacher_checks_from
+        if confirm is not None and pool and due and (periodic or at_target and cfg.teacher_stop == "held-out"):
+            if periodic and checks_from is None:
+                checks_from = d.global_step
+            last_check, confirmed = steps, confirm(actor, log_std, torch.cat(pool))
+            if confirmed and at_target and cfg.teacher_stop == "held-out":
                 break
-            if confirm is not None and (last_check is None or steps - last_check >= cfg.eval_every * T * E):
-                last_check, confirmed = steps, confirm(actor, log_std, torch.cat(pool))
-                if confirmed:
-                    break
+            confirmed = False  # training goes on: the returned teacher is not the one just checked
         if cfg.anneal_teacher_lr:
-            done = steps / max_steps if seconds is None else max(steps / max_steps, (time.monotonic() - start) / seconds)
             opt.param_groups[0]["lr"] = cfg.teacher_lr * (1.0 - min(done, 1.0))
         advantages, returns = collect_rollout(d, buf, actor, log_std)
         pool = (pool + [buf.obs.reshape(T * E, *shape).clone()])[-POOL_ROLLOUTS:]
@@ -113,7 +131,7 @@ def train_teacher(
         steps += T * E
         d.global_step += T * E  # as it goes: a held-out check records the step it was made at
     d.elapsed += time.monotonic() - start
-    return actor, log_std, torch.cat(pool), confirmed
+    return Teacher(actor, log_std, torch.cat(pool), confirmed, checks_from)
 
 
 def _at_target(d: Distiller) -> bool:

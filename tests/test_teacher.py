@@ -77,6 +77,7 @@ def test_the_teacher_hands_its_conv_layers_to_a_persistent_encoder():
         (dict(x_init="teacher", teacher_minibatches=0), "teacher_minibatches must be at least 1"),
         (dict(x_init="teacher", teacher_minibatches=3), r"divide rollout_steps \* num_envs \(16384\), got 3"),
         (dict(x_init="teacher", teacher_stop="early"), "teacher_stop must be held-out, train, none"),
+        (dict(x_init="teacher", teacher_checks_from=1.5), "teacher_checks_from must be from 0 to 1, got 1.5"),
     ],
 )
 def test_bad_teacher_settings_are_one_line_errors(overrides, message):
@@ -140,6 +141,36 @@ def test_when_the_teacher_stops_before_its_share_is_spent(stop, samples):
         assert (early in card) == (samples == 1), card
 
 
+def test_the_teachers_batch_is_held_out_as_it_trains_and_the_run_keeps_the_best():
+    """teacher_checks_from=0.5: from half of its share on, the batch the teacher would hand off is held out every
+    eval_every rollouts; the run keeps the best held-out batch (a PPO policy's greedy return swings between updates)
+    and the card says which."""
+    cfg = default_config(
+        "CartPole-v1", learners="single", x_init="teacher", teacher_lr=2.5e-3, teacher_fraction=0.75, max_steps=8 * ROLLOUT,
+        teacher_stop="none", teacher_checks_from=0.5, eval_inits=2, eval_every=1,
+    )  # fmt: skip
+    d = Distiller(cfg)  # the teacher: 6 rollouts, checked before its 4th, 5th and 6th, then the hand-off
+    history = d.selection.history
+    assert [h["step"] for h in history] == [3 * ROLLOUT, 4 * ROLLOUT, 5 * ROLLOUT, 6 * ROLLOUT]
+    assert d.teacher_summary["checks_from"] == 3 * ROLLOUT and d.teacher_summary["env_steps"] == 6 * ROLLOUT
+    best = max(reversed(history), key=lambda h: (h["min"], h["mean"]))  # ties go to the later batch
+    assert d.selection.best["step"] == best["step"]
+    # the kept batch is the one that was held out then: the same check gives the same numbers
+    kept = d.selection.best["snapshot"]
+    with torch.no_grad():
+        d.x.copy_(kept["x"])
+        d.y.copy_(kept["y"])
+        d.log_lr.copy_(kept["log_lr"])
+    again = d.quick_eval()
+    assert (float(again.min()), float(again.mean())) == pytest.approx((best["min"], best["mean"]))
+    batch = d.best_batch()
+    batch.extra["training"] = d.training_summary()
+    card = render_card(batch)
+    assert "From env step 49,152 on, the batch it would have handed over was held out as it trained (4 checks, the last at the hand-off)" in card
+    assert f"the run kept the best batch held out: the teacher's from env step {best['step']:,} (meta-PPO did not beat it)" in card
+    assert "did not pass the held-out check" not in card  # no stop at the target was asked for
+
+
 def test_teacher_minibatches_sets_the_teachers_updates_per_rollout(monkeypatch):
     sizes = []
     forward = torch.nn.Sequential.forward
@@ -159,7 +190,7 @@ def test_teacher_minibatches_sets_the_teachers_updates_per_rollout(monkeypatch):
 
 
 def capture_teachers(monkeypatch) -> list:
-    """What every ``train_teacher`` call of the distiller returns (actor, log-std, state pool, confirmed), in order."""
+    """What every ``train_teacher`` call of the distiller returns (a ``Teacher``), in order."""
     import sys
 
     distill_module = sys.modules["distillhub.distill"]  # the package attribute is the function
@@ -183,7 +214,7 @@ def test_the_teachers_whole_torso_as_encoder_makes_one_step_give_the_teachers_po
         max_steps=2 * 32 * 128, encoder_layers=2, encoder_lr=5e-4, eval_inits=1,
     )  # fmt: skip
     d = Distiller(cfg)
-    actor, _, pool, _ = teachers[0]
+    actor, pool = teachers[0].actor, teachers[0].pool
     assert set(d.encoder) == {"0.weight", "0.bias", "3.weight", "3.bias"}
     assert torch.equal(d.encoder["3.weight"].detach(), actor[3].weight.detach())
     assert [g["lr"] for g in d.meta_opt.param_groups] == [cfg.meta_lr, 5e-4]
@@ -214,7 +245,7 @@ def test_hopper_defaults_give_every_fresh_init_the_teachers_policy(monkeypatch):
 
     teachers = capture_teachers(monkeypatch)
     d = Distiller(default_config("Hopper-v5", max_steps=2 * 16 * 128, eval_inits=1, eval_episodes=1))
-    actor, _, pool, _ = teachers[0]
+    actor, pool = teachers[0].actor, teachers[0].pool
     batch = d.current_batch()
     assert (batch.num_samples, sorted(batch.encoder)) == (128, ["0.bias", "0.weight", "2.bias", "2.weight"])
     states = pool[-1024:]  # the teacher's latest states (most not in the batch), raw
