@@ -253,6 +253,13 @@ def _distill_locked(cfg, info, out, resume, quiet, eval_inits, eval_episodes, pu
             f"Teacher: {t['env_steps']:,} env steps in {t['wall_time_s']:.0f} s, training return {ret} (last 100 episodes).",
             highlight=False,
         )
+        best = distiller.selection.best
+        if t.get("checks_from") and best is not None:
+            console.print(
+                f"Its hand-off was held out as it trained from step {t['checks_from']:,} on; the best is the batch "
+                f"from step {best['step']:,} (worst held-out init {best['min']:.1f}, mean {best['mean']:.1f}).",
+                highlight=False,
+            )
     console.print(
         f"Distilling [bold]{cfg.env_id}[/] into {cfg.samples} samples on {distiller.device} "
         f"(learners {escape(_learners_text(distiller.learners))}, population {cfg.population}, {cfg.num_envs} envs) "

@@ -165,6 +165,22 @@ def test_default_distill_raises_no_warning_and_json_matches_table(tmp_path):
     assert info["num_samples"] == 256 and info["learners"].count("@") == 11, info
 
 
+def test_distill_says_which_of_the_teachers_held_out_hand_offs_it_keeps(tmp_path):
+    out = tmp_path / "checks"
+    args = ["--set", "x_init=teacher", "--set", "teacher_fraction=0.75", "--set", "teacher_checks_from=0.5"]
+    r = _run("distill", "--out", str(out), "--learners", "single", "--max-steps", str(4 * 16384), "--eval-inits", "2",
+             "--set", "teacher_stop=none", "--set", "eval_every=1", *args)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    # the teacher's 3 rollouts: held out before its 3rd (2/3 of its share is past 0.5), then its hand-off after it
+    from safetensors import safe_open
+
+    with safe_open(out / "batch.safetensors", "pt") as f:
+        history = json.loads(f.metadata()["training"])["eval_history"]
+    best = max(reversed(history[:2]), key=lambda h: (h["min"], h["mean"]))
+    assert [h["step"] for h in history[:2]] == [32768, 49152]
+    assert f"Its hand-off was held out as it trained from step 32,768 on; the best is the batch from step {best['step']:,}" in r.output
+
+
 def test_logs_without_a_terminal_print_every_held_out_evaluation(tmp_path):
     # CliRunner is not a terminal: the plain log is used; eval_every is 10 meta-iterations for CartPole
     r = _run("distill", "--out", str(tmp_path / "log"), "--learners", "single", "--max-steps", str(512 * 32 * 10),
